@@ -1,0 +1,37 @@
+/* vg_msg_table.h: every wire message type of Vigil, declared once, as data.
+ * vg_msg.h derives from it the type enum, names, body structs, and
+ * vg_msg.c the encoders, decoders and validators. PROTOCOL.md documents
+ * each entry byte by byte. To add a message: add its body field list and
+ * one VG_MSG_TABLE line, then a test vector in PROTOCOL.md.
+ *
+ * Type code ranges: 0x01-0x0f transport/control basics, 0x10-0x3f data
+ * path, 0x40-0x7f cluster control plane (membership, shard map, hand-off,
+ * rules, models), 0x80-0xff reserved. Codes are never reused.
+ *
+ * Field kinds: U32, U64, I32 (integers), STR (UTF-8 string), TXS (array of
+ * transactions), VERDICTS (array of verdicts). F(KIND, name, doc). */
+#ifndef VG_MSG_TABLE_H
+#define VG_MSG_TABLE_H
+
+#define VG_BODY_PING(F) F(U64, sent_ns, "sender's clock in ns, echoed by PONG")
+#define VG_BODY_PONG(F) F(U64, sent_ns, "the PING's sent_ns")
+#define VG_BODY_ERROR(F)                        \
+    F(I32, code, "vg_err code (negative)")      \
+    F(STR, message, "human-readable reason")
+#define VG_BODY_NOT_OWNER(F)                                           \
+    F(U32, shard, "the shard the message was for")                    \
+    F(U64, epoch, "the receiver's current epoch of that shard")       \
+    F(U32, owner, "node id the receiver believes owns it, 0 unknown")
+#define VG_BODY_TX_BATCH(F) F(TXS, txs, "transactions, all of envelope.shard")
+#define VG_BODY_VERDICT_BATCH(F) F(VERDICTS, verdicts, "one per transaction, in order")
+
+/* M(NAME, code, lname, BODY) */
+#define VG_MSG_TABLE(M)                                          \
+    M(PING, 0x01, ping, VG_BODY_PING)                            \
+    M(PONG, 0x02, pong, VG_BODY_PONG)                            \
+    M(ERROR, 0x03, error, VG_BODY_ERROR)                         \
+    M(NOT_OWNER, 0x04, not_owner, VG_BODY_NOT_OWNER)             \
+    M(TX_BATCH, 0x10, tx_batch, VG_BODY_TX_BATCH)                \
+    M(VERDICT_BATCH, 0x11, verdict_batch, VG_BODY_VERDICT_BATCH)
+
+#endif

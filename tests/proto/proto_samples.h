@@ -1,0 +1,96 @@
+/* proto_samples.h: the sample messages behind PROTOCOL.md's test vectors,
+ * shared by the vector printer and the tests. */
+#ifndef PROTO_SAMPLES_H
+#define PROTO_SAMPLES_H
+
+#include "vg_msg.h"
+
+#include <math.h>
+#include <string.h>
+
+static inline void sample_tx_min(vg_tx_t *tx)
+{
+    vg_tx_init(tx);
+    tx->id = VG_STR_LIT("tx-1");
+    tx->user_id = VG_STR_LIT("u-42");
+    tx->amount = 12.5;
+    memcpy(tx->currency, "USD", 4);
+    tx->ts_ms = 1764000000000;
+}
+
+static inline void sample_tx_full(vg_tx_t *tx)
+{
+    vg_tx_init(tx);
+    tx->id = VG_STR_LIT("tx-2");
+    tx->user_id = VG_STR_LIT("u-42");
+    tx->amount = 1999.99;
+    memcpy(tx->currency, "EUR", 4);
+    tx->ts_ms = 1764000060000;
+    tx->ingest_ms = 1764000060005;
+    tx->merchant_id = VG_STR_LIT("m-7");
+    tx->merchant_category = VG_STR_LIT("5411");
+    memcpy(tx->country, "DE", 3);
+    tx->channel = VG_STR_LIT("web");
+    tx->device_id = VG_STR_LIT("d-9");
+    tx->ip = VG_STR_LIT("192.0.2.1");
+    tx->lat = 52.52;
+    tx->lon = 13.405;
+    tx->n_attrs = 2;
+    tx->attrs[0] = (vg_tx_attr_t){.key = VG_STR_LIT("tier"), .str = VG_STR_LIT("gold"), .kind = VG_ATTR_STR};
+    tx->attrs[1] = (vg_tx_attr_t){.key = VG_STR_LIT("age_days"), .num = 400, .kind = VG_ATTR_NUM};
+}
+
+static inline vg_env_t sample_env(int type, uint64_t corr)
+{
+    return (vg_env_t){.version = VG_PROTO_VERSION, .type = (uint8_t) type, .corr = corr,
+                      .src = 1, .shard = 17, .epoch = 3, .trace = 0xabcdef};
+}
+
+/* Fills m with sample number i (0..n-1); returns false past the end.
+ * txs/verdicts are caller storage of at least 2 entries. */
+static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs)
+{
+    memset(m, 0, sizeof *m);
+    switch (i) {
+    case 0:
+        m->env = sample_env(VG_MSG_PING, 1);
+        m->body.ping.sent_ns = 1234567890123ull;
+        return true;
+    case 1:
+        m->env = sample_env(VG_MSG_PONG, 1);
+        m->body.pong.sent_ns = 1234567890123ull;
+        return true;
+    case 2:
+        m->env = sample_env(VG_MSG_ERROR, 2);
+        m->body.error.code = -14;
+        m->body.error.message = VG_STR_LIT("unsupported version 2");
+        return true;
+    case 3:
+        m->env = sample_env(VG_MSG_NOT_OWNER, 3);
+        m->body.not_owner = (vg_body_not_owner_t){.shard = 17, .epoch = 4, .owner = 2};
+        return true;
+    case 4:
+        m->env = sample_env(VG_MSG_TX_BATCH, 4);
+        sample_tx_min(&txs[0]);
+        sample_tx_full(&txs[1]);
+        m->body.tx_batch.txs = (vg_tx_list_t){2, txs};
+        return true;
+    case 5:
+        m->env = sample_env(VG_MSG_VERDICT_BATCH, 4);
+        memset(vs, 0, 2 * sizeof *vs);
+        vs[0].id = VG_STR_LIT("tx-1");
+        vs[0].score = 0.05;
+        vs[1].id = VG_STR_LIT("tx-2");
+        vs[1].decision = VG_DECISION_BLOCK;
+        vs[1].anomaly = true;
+        vs[1].score = 0.93;
+        vs[1].n_reasons = 2;
+        vs[1].reasons[0] = (vg_reason_t){VG_STR_LIT("mad"), VG_STR_LIT("amount"), 1999.99, 40.0, 3.5, 0.6};
+        vs[1].reasons[1] = (vg_reason_t){VG_STR_LIT("new_country"), VG_STR_LIT("country"), 1, 0, 1, 0.4};
+        m->body.verdict_batch.verdicts = (vg_verdict_list_t){2, vs};
+        return true;
+    default: return false;
+    }
+}
+
+#endif
