@@ -35,13 +35,6 @@ static inline void s_ws(vg_jr_t *r)
         r->p++;
 }
 
-char vg_jr_peek(vg_jr_t *r)
-{
-    if (r->err) return 0;
-    s_ws(r);
-    return r->p < r->end ? *r->p : 0;
-}
-
 bool vg_jr_eat(vg_jr_t *r, char c)
 {
     if (vg_jr_peek(r) == c && r->p < r->end) {
@@ -145,6 +138,16 @@ int vg_jr_string(vg_jr_t *r, vg_str_t *out)
 {
     if (vg_jr_peek(r) != '"') return vg_jr_fail(r, VG_ERR_PARSE, "expected a string");
     const char *s = ++r->p;
+    /* 8 bytes at a time while none is '"', '\\' or a control character */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (r->end - r->p >= 8) {
+        uint64_t v;
+        memcpy(&v, r->p, 8);
+        uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+        uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v);
+        if (hit & highs) break;
+        r->p += 8;
+    }
     while (r->p < r->end) {
         unsigned char c = (unsigned char) *r->p;
         if (c == '"') {

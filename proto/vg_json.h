@@ -32,8 +32,15 @@ typedef struct {
 
 void vg_jr_init(vg_jr_t *r, const char *buf, size_t len, vg_arena_t *arena);
 
-/* Skips whitespace; returns the next byte, or 0 at the end of input. */
-char vg_jr_peek(vg_jr_t *r);
+/* Skips whitespace; returns the next byte, or 0 at the end of input (or
+ * after an error). */
+static inline char vg_jr_peek(vg_jr_t *r)
+{
+    if (r->err) return 0;
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+    return r->p < r->end ? *r->p : 0;
+}
 /* Skips whitespace and consumes c if it is next. */
 bool vg_jr_eat(vg_jr_t *r, char c);
 /* True when only whitespace remains. */

@@ -220,6 +220,13 @@ static int s_check_geo(const vg_tx_t *tx, vg_perr_t *err)
     return 0;
 }
 
+static int s_attr_fail(const vg_tx_attr_t *a, vg_perr_t *err, const char *reason)
+{
+    char field[96];
+    snprintf(field, sizeof field, "attributes.%.*s", (int) VG_MIN(a->key.len, 64u), a->key.ptr);
+    return vg_perr_set(err, VG_ERR_INVALID, field, "%s", reason);
+}
+
 static int s_check_attrs(const vg_tx_t *tx, vg_perr_t *err)
 {
     if (tx->n_attrs > VG_TX_ATTR_MAX)
@@ -227,22 +234,19 @@ static int s_check_attrs(const vg_tx_t *tx, vg_perr_t *err)
                            VG_TX_ATTR_MAX);
     for (unsigned i = 0; i < tx->n_attrs; i++) {
         const vg_tx_attr_t *a = &tx->attrs[i];
-        if (a->key.len == 0 || a->key.len > VG_TX_ATTR_KEY_MAX || !vg_utf8_valid(a->key.ptr, a->key.len))
+        if (a->key.len == 0 || a->key.len > VG_TX_ATTR_KEY_MAX ||
+            !vg_utf8_valid(a->key.ptr, a->key.len))
             return vg_perr_set(err, VG_ERR_INVALID, "attributes",
                                "keys must be 1 to %d bytes of UTF-8", VG_TX_ATTR_KEY_MAX);
-        char field[96];
-        snprintf(field, sizeof field, "attributes.%.*s", (int) a->key.len, a->key.ptr);
         for (unsigned j = 0; j < i; j++)
-            if (vg_str_eq(tx->attrs[j].key, a->key))
-                return vg_perr_set(err, VG_ERR_INVALID, field, "duplicate key");
+            if (vg_str_eq(tx->attrs[j].key, a->key)) return s_attr_fail(a, err, "duplicate key");
         if (a->kind == VG_ATTR_NUM && !isfinite(a->num))
-            return vg_perr_set(err, VG_ERR_INVALID, field, "must be a finite number");
+            return s_attr_fail(a, err, "must be a finite number");
         if (a->kind == VG_ATTR_STR &&
             (a->str.len > VG_TX_ATTR_STR_MAX || !vg_utf8_valid(a->str.ptr, a->str.len)))
-            return vg_perr_set(err, VG_ERR_INVALID, field, "must be at most %d bytes of UTF-8",
-                               VG_TX_ATTR_STR_MAX);
+            return s_attr_fail(a, err, "must be at most 256 bytes of UTF-8");
         if (a->kind != VG_ATTR_NUM && a->kind != VG_ATTR_STR)
-            return vg_perr_set(err, VG_ERR_INVALID, field, "must be a string or a number");
+            return s_attr_fail(a, err, "must be a string or a number");
     }
     return 0;
 }

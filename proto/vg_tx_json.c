@@ -40,6 +40,7 @@ static const struct {
 
 static int s_field_of(vg_str_t key)
 {
+    /* the table is tiny: compare lengths first, bytes only on a match */
     for (int f = 0; f < F_COUNT; f++)
         if (key.len == s_fields[f].len && memcmp(key.ptr, s_fields[f].name, key.len) == 0)
             return f;
@@ -116,21 +117,32 @@ static int s_timestamp(vg_jr_t *r, vg_perr_t *err, int64_t *out)
     return 0;
 }
 
+static const char *s_attr_field(const vg_tx_attr_t *a, char *buf, size_t size)
+{
+    snprintf(buf, size, "attributes.%.*s", (int) VG_MIN(a->key.len, 64u), a->key.ptr);
+    return buf;
+}
+
 static int s_attr_value(vg_jr_t *r, vg_perr_t *err, vg_tx_attr_t *a)
 {
     char field[96];
-    snprintf(field, sizeof field, "attributes.%.*s", (int) VG_MIN(a->key.len, 64u), a->key.ptr);
     char c = vg_jr_peek(r);
     if (c == '"') {
         a->kind = VG_ATTR_STR;
         return vg_jr_string(r, &a->str);
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
+        vg_jnum_t num;
         a->kind = VG_ATTR_NUM;
         a->str = VG_STR_NULL;
-        return s_number(r, err, field, &a->num, false);
+        if (vg_jr_number(r, &num)) return r->err;
+        a->num = num.d;
+        if (!isfinite(num.d))
+            vg_perr_set(err, VG_ERR_INVALID, s_attr_field(a, field, sizeof field),
+                        "must be a finite number");
+        return 0;
     }
-    return s_wrong_type(r, err, field, "a string or a number");
+    return s_wrong_type(r, err, s_attr_field(a, field, sizeof field), "a string or a number");
 }
 
 static int s_attributes(vg_jr_t *r, vg_perr_t *err, vg_tx_t *tx)
