@@ -1,0 +1,93 @@
+/* vg_anomaly.h: an anomaly record (the transaction, its feature snapshot,
+ * the verdict and its reasons) as every anomaly store backend keeps it,
+ * the query shape of GET /v1/anomalies, and the record's msgpack form. */
+#ifndef VG_ANOMALY_H
+#define VG_ANOMALY_H
+
+#include "vg_features.h"
+#include "vg_mp.h"
+#include "vg_perr.h"
+#include "vg_tx.h"
+#include "vg_verdict.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    VG_SEV_LOW = 0, /* score < 0.7 */
+    VG_SEV_MEDIUM,  /* < 0.85 */
+    VG_SEV_HIGH,    /* < 0.95 */
+    VG_SEV_CRITICAL
+} vg_severity;
+
+/* "low", "medium", "high", "critical"; NULL out of range. */
+const char *vg_severity_name(int sev);
+int vg_severity_parse(vg_str_t s, vg_severity *out); /* 0 or VG_ERR_INVALID */
+vg_severity vg_severity_from_score(double score);
+
+/* What the node writes: borrowed pointers, valid for the call. */
+typedef struct {
+    const vg_tx_t *tx;             /* id = anomaly id, user_id, ts_ms = event time */
+    const vg_features_t *features; /* snapshot used for scoring */
+    const vg_verdict_t *verdict;   /* score, decision, reasons */
+    int64_t detected_ms;           /* wall clock at detection */
+} vg_anomaly_t;
+
+/* What a store reads back: every slice borrows from the stored bytes and
+ * is valid only during the callback that receives it. */
+typedef struct {
+    vg_str_t id;
+    vg_str_t user_id;
+    int64_t ts_ms;
+    int64_t detected_ms;
+    double score;
+    uint8_t decision; /* vg_decision */
+    uint8_t severity; /* vg_severity */
+    vg_tx_t tx;
+    uint32_t n_features;
+    vg_str_t feature_names[VG_FEATURE_COUNT + 16]; /* self-describing: older records may differ */
+    double feature_values[VG_FEATURE_COUNT + 16];
+    uint8_t n_reasons;
+    vg_reason_t reasons[VG_VERDICT_REASONS_MAX];
+} vg_anomaly_rec_t;
+
+/* Appends the record's msgpack form: [version 1, id, user_id, ts_ms,
+ * detected_ms, score, decision, severity, tx, {feature: value...},
+ * [reason...]]. */
+void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w);
+
+/* Decodes a record (zero-copy into buf). */
+int vg_anomaly_decode(const void *buf, size_t len, vg_anomaly_rec_t *rec, vg_perr_t *err);
+
+/* GET /v1/anomalies filters. Newest first (descending event time, then id). */
+typedef struct {
+    int64_t from_ms;      /* inclusive; INT64_MIN = open */
+    int64_t to_ms;        /* exclusive; INT64_MAX = open */
+    vg_str_t user_id;     /* ptr NULL = any */
+    int min_severity;     /* -1 = any; else vg_severity: this or worse */
+    vg_str_t detector;    /* ptr NULL = any; else a reason with this detector */
+    vg_str_t rule;        /* ptr NULL = any; else a reason detector "rule" with this feature (rule name) */
+    int decision;         /* -1 = any; else vg_decision */
+    uint32_t limit;       /* 1..1000 (callers clamp; default 50) */
+    vg_str_t cursor;      /* ptr NULL = first page; else an opaque cursor from a previous page */
+} vg_anomaly_query_t;
+
+void vg_anomaly_query_init(vg_anomaly_query_t *q);
+
+/* True if rec passes q's filters other than time/cursor/limit. */
+bool vg_anomaly_query_match(const vg_anomaly_query_t *q, const vg_anomaly_rec_t *rec);
+
+/* Called once per result; a nonzero return stops the walk. */
+typedef int(vg_anomaly_fn)(void *arg, const vg_anomaly_rec_t *rec);
+
+/* One trend bucket of GET /v1/stats/anomalies. */
+typedef struct {
+    int64_t start_ms; /* bucket start (event time) */
+    uint64_t total;
+    uint64_t by_severity[4];
+    uint64_t by_decision[3];
+} vg_anomaly_bucket_t;
+
+typedef int(vg_bucket_fn)(void *arg, const vg_anomaly_bucket_t *b);
+
+#endif

@@ -1,0 +1,92 @@
+/* vg_store.h: a node's durable state on LMDB (the only module that
+ * includes lmdb.h): per-user feature state and seen transaction ids
+ * (dedupe, holding the stored verdict), both keyed by shard so a shard's
+ * range can be streamed to another node; and the embedded anomaly store
+ * (records, indexes by id and user, per-minute trend counters).
+ *
+ * Writes: one write transaction per batch (group commit), from one thread
+ * at a time (LMDB allows a single writer). Reads: any thread, through a
+ * vg_store_reader_t owned by that thread. */
+#ifndef VG_STORE_H
+#define VG_STORE_H
+
+#include "vg_anomaly.h"
+#include "vg_str.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vg_store vg_store_t;
+typedef struct vg_store_batch vg_store_batch_t;
+typedef struct vg_store_reader vg_store_reader_t;
+
+typedef struct {
+    const char *dir;  /* created if missing */
+    size_t map_size;  /* bytes of address space; 0 = 64 GiB (sparse file) */
+    bool no_sync;     /* skip fsync at commit (benchmarks only: loses durability) */
+} vg_store_config_t;
+
+/* Opens (creating) the environment and its named databases. Returns 0 or
+ * a vg_err with a message naming the path in errbuf. */
+int vg_store_open(const vg_store_config_t *cfg, vg_store_t **out, char *errbuf, size_t errlen);
+/* Closes; NULL-safe; clears *s. No batch or reader may be open. */
+void vg_store_close(vg_store_t **s);
+
+/* ---- write side (one writer thread at a time) ------------------------- */
+int vg_store_batch_begin(vg_store_t *s, vg_store_batch_t **out);
+int vg_store_put_user(vg_store_batch_t *b, uint32_t shard, vg_str_t user_id, const void *state,
+                      size_t len);
+/* Records tx_id as seen in shard with its verdict bytes (msgpack). */
+int vg_store_put_seen(vg_store_batch_t *b, uint32_t shard, vg_str_t tx_id, const void *verdict,
+                      size_t len);
+/* Stores the anomaly record, its indexes and trend counters. A record with
+ * an id already stored is left unchanged (returns 0). */
+int vg_store_put_anomaly(vg_store_batch_t *b, const vg_anomaly_t *a);
+/* Commits; durable on return unless no_sync. Frees *b either way. */
+int vg_store_batch_commit(vg_store_batch_t **b);
+void vg_store_batch_abort(vg_store_batch_t **b);
+
+/* ---- read side -------------------------------------------------------- */
+vg_store_reader_t *vg_store_reader_new(vg_store_t *s);
+void vg_store_reader_destroy(vg_store_reader_t **r);
+/* A consistent snapshot from begin to end; cheap (txn renew/reset). */
+int vg_store_reader_begin(vg_store_reader_t *r);
+void vg_store_reader_end(vg_store_reader_t *r);
+/* Lookups between begin and end. *val borrows LMDB memory valid until
+ * vg_store_reader_end. Return 0 or VG_ERR_NOT_FOUND. */
+int vg_store_get_user(vg_store_reader_t *r, uint32_t shard, vg_str_t user_id, const void **val,
+                      size_t *len);
+int vg_store_get_seen(vg_store_reader_t *r, uint32_t shard, vg_str_t tx_id, const void **val,
+                      size_t *len);
+
+/* ---- anomaly queries (any thread; each opens its own snapshot) -------- */
+/* Walks matching records newest first, at most q->limit; scans at most
+ * max_scan records (0 = 100000) so a selective filter cannot stall the
+ * server. When more may follow, writes an opaque NUL-terminated cursor
+ * (<= 128 bytes) to next_cursor, else next_cursor[0] = 0. A malformed
+ * q->cursor is VG_ERR_INVALID. */
+int vg_store_anomaly_query(vg_store_t *s, const vg_anomaly_query_t *q, uint32_t max_scan,
+                           vg_anomaly_fn *fn, void *arg, char *next_cursor, size_t cursor_cap);
+/* The record with this id: fn called once, or VG_ERR_NOT_FOUND. */
+int vg_store_anomaly_get(vg_store_t *s, vg_str_t id, vg_anomaly_fn *fn, void *arg);
+/* Trend buckets over [from, to) (event time) of width bucket_ms (a
+ * multiple of 60000), oldest first, including empty buckets; at most
+ * 10000 buckets (VG_ERR_LIMIT beyond). */
+int vg_store_anomaly_stats(vg_store_t *s, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
+                           vg_bucket_fn *fn, void *arg);
+
+/* ---- hand-off support (cluster) --------------------------------------- */
+/* Walks every user state and seen id of shard: kind 'u' or 's'. */
+typedef int(vg_store_kv_fn)(void *arg, char kind, vg_str_t key, const void *val, size_t len);
+int vg_store_shard_scan(vg_store_t *s, uint32_t shard, vg_store_kv_fn *fn, void *arg);
+
+/* Metrics: time spent in the last commit, counts. */
+typedef struct {
+    uint64_t commits, commit_ns_total, commit_ns_last;
+    uint64_t users, seen, anomalies; /* entries */
+    uint64_t map_size, map_used;     /* bytes */
+} vg_store_stats_t;
+void vg_store_stats(vg_store_t *s, vg_store_stats_t *out);
+
+#endif
