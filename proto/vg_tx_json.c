@@ -261,7 +261,7 @@ static int s_emit(vg_tx_each_fn *fn, void *arg, uint32_t index, vg_tx_t *tx, vg_
                   int rc)
 {
     item->index = (int32_t) index;
-    return fn(arg, index, rc ? NULL : tx, rc ? item : NULL);
+    return fn(arg, index, tx, rc ? item : NULL);
 }
 
 static int s_array(vg_jr_t *r, const vg_txj_opts_t *o, vg_tx_each_fn *fn, void *arg,
@@ -310,7 +310,10 @@ static int s_ndjson(const char *body, size_t len, const vg_txj_opts_t *o, vg_are
         int rc = s_object(&r, &tx, &item);
         if (!r.err && !rc && !vg_jr_at_end(&r))
             vg_jr_fail(&r, VG_ERR_PARSE, "unexpected data after the object");
-        if (r.err) rc = s_syntax(&r, &item);
+        if (r.err) {
+            rc = s_syntax(&r, &item);
+            vg_tx_init(&tx);
+        }
         if ((rc = s_emit(fn, arg, (*count)++, &tx, &item, rc))) return rc;
     }
     return 0;

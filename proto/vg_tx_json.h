@@ -20,10 +20,11 @@ typedef struct {
     uint32_t count;     /* items handed to the callback */
 } vg_txj_result_t;
 
-/* Called once per item: exactly one of tx (valid; borrowed for the call's
- * duration, strings live as long as body and arena) or err (the item's
- * error, err->index = index) is non-NULL. A nonzero return stops the walk
- * and is returned by vg_tx_json_each. */
+/* Called once per item. tx is never NULL (borrowed for the call; its
+ * strings live as long as body and arena); err is NULL when the item is
+ * valid, else the item's error (err->index = index) and tx is only
+ * partially filled (tx->id.ptr is NULL if the id was not read). A nonzero
+ * return stops the walk and is returned by vg_tx_json_each. */
 typedef int(vg_tx_each_fn)(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr_t *err);
 
 /* Walks body. Returns 0 when every item was handed to fn (item errors are

@@ -12,8 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int s_item(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr_t *err)
 {
     (void) arg;
-    if (!tx) {
-        VG_ASSERT(err && err->code && err->reason[0] && err->index == (int32_t) index);
+    VG_ASSERT(tx != NULL);
+    if (err) {
+        VG_ASSERT(err->code && err->reason[0] && err->index == (int32_t) index);
         return 0;
     }
     vg_mpw_t w;

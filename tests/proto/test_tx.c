@@ -244,7 +244,8 @@ struct collect {
 static int s_collect(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr_t *err)
 {
     struct collect *c = arg;
-    if (tx) {
+    assert_non_null(tx);
+    if (!err) {
         c->ok++;
     } else {
         assert_int_equal(err->index, (int32_t) index);
