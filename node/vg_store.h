@@ -17,23 +17,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest query cursor, without its NUL (next_cursor needs one more). */
+#define VG_STORE_CURSOR_MAX 128
+
 typedef struct vg_store vg_store_t;
 typedef struct vg_store_batch vg_store_batch_t;
 typedef struct vg_store_reader vg_store_reader_t;
 
 typedef struct {
-    const char *dir;  /* created if missing */
-    size_t map_size;  /* bytes of address space; 0 = 64 GiB (sparse file) */
-    bool no_sync;     /* skip fsync at commit (benchmarks only: loses durability) */
+    const char *dir; /* created if missing */
+    size_t map_size; /* bytes of address space; 0 = 64 GiB (sparse file) */
+    bool no_sync;    /* skip fsync at commit (benchmarks only: loses durability) */
 } vg_store_config_t;
 
 /* Opens (creating) the environment and its named databases. Returns 0 or
- * a vg_err with a message naming the path in errbuf. */
+ * a vg_err with a message naming the path in errbuf (also logged):
+ * VG_ERR_STORAGE (cannot create/open, not a directory, map too small),
+ * VG_ERR_UNSUPPORTED (another on-disk format version), VG_ERR_INVALID (no
+ * dir). errbuf may be NULL. */
 int vg_store_open(const vg_store_config_t *cfg, vg_store_t **out, char *errbuf, size_t errlen);
 /* Closes; NULL-safe; clears *s. No batch or reader may be open. */
 void vg_store_close(vg_store_t **s);
 
 /* ---- write side (one writer thread at a time) ------------------------- */
+/* Starts the batch's write transaction (blocks while another thread holds
+ * one). Errors of the put calls below: VG_ERR_INVALID (bad argument: shard
+ * > 65535, id empty or > 255 bytes; nothing written), VG_ERR_FULL (map
+ * full), VG_ERR_STORAGE/IO; a storage error poisons the batch: later puts
+ * return it and commit aborts with it. LMDB errors are logged. */
 int vg_store_batch_begin(vg_store_t *s, vg_store_batch_t **out);
 int vg_store_put_user(vg_store_batch_t *b, uint32_t shard, vg_str_t user_id, const void *state,
                       size_t len);
@@ -41,16 +52,22 @@ int vg_store_put_user(vg_store_batch_t *b, uint32_t shard, vg_str_t user_id, con
 int vg_store_put_seen(vg_store_batch_t *b, uint32_t shard, vg_str_t tx_id, const void *verdict,
                       size_t len);
 /* Stores the anomaly record, its indexes and trend counters. A record with
- * an id already stored is left unchanged (returns 0). */
+ * an id already stored is left unchanged (returns 0). VG_ERR_INVALID
+ * (logged, nothing written) when id or user_id is not 1..VG_TX_ID_MAX
+ * bytes or the record would not decode back (vg_anomaly_decode: invalid
+ * tx, score outside 0..1, ...). */
 int vg_store_put_anomaly(vg_store_batch_t *b, const vg_anomaly_t *a);
-/* Commits; durable on return unless no_sync. Frees *b either way. */
+/* Commits; durable on return unless no_sync. Frees *b either way (and
+ * NULLs it); a poisoned batch is aborted and its error returned. */
 int vg_store_batch_commit(vg_store_batch_t **b);
 void vg_store_batch_abort(vg_store_batch_t **b);
 
 /* ---- read side -------------------------------------------------------- */
 vg_store_reader_t *vg_store_reader_new(vg_store_t *s);
 void vg_store_reader_destroy(vg_store_reader_t **r);
-/* A consistent snapshot from begin to end; cheap (txn renew/reset). */
+/* A consistent snapshot from begin to end; cheap (txn renew/reset). A
+ * reader holds one LMDB reader slot (256 per environment) until destroyed;
+ * destroy every reader before vg_store_close. */
 int vg_store_reader_begin(vg_store_reader_t *r);
 void vg_store_reader_end(vg_store_reader_t *r);
 /* Lookups between begin and end. *val borrows LMDB memory valid until
@@ -65,23 +82,37 @@ int vg_store_get_seen(vg_store_reader_t *r, uint32_t shard, vg_str_t tx_id, cons
  * max_scan records (0 = 100000) so a selective filter cannot stall the
  * server. When more may follow, writes an opaque NUL-terminated cursor
  * (<= 128 bytes) to next_cursor, else next_cursor[0] = 0. A malformed
- * q->cursor is VG_ERR_INVALID. */
+ * q->cursor is VG_ERR_INVALID. The next page continues strictly after
+ * the last record scanned (returned, or passed over when the scan cap
+ * was hit). With q->user_id set it walks the by-user index only.
+ * VG_ERR_INVALID also for limit outside 1..1000 or cursor_cap <=
+ * VG_STORE_CURSOR_MAX. If fn returns nonzero the walk stops, that value is
+ * returned and next_cursor is empty. Damaged records are logged and
+ * skipped. */
 int vg_store_anomaly_query(vg_store_t *s, const vg_anomaly_query_t *q, uint32_t max_scan,
                            vg_anomaly_fn *fn, void *arg, char *next_cursor, size_t cursor_cap);
-/* The record with this id: fn called once, or VG_ERR_NOT_FOUND. */
+/* The record with this id: fn called once (its value returned), or
+ * VG_ERR_NOT_FOUND; VG_ERR_STORAGE when the stored record is damaged. */
 int vg_store_anomaly_get(vg_store_t *s, vg_str_t id, vg_anomaly_fn *fn, void *arg);
 /* Trend buckets over [from, to) (event time) of width bucket_ms (a
  * multiple of 60000), oldest first, including empty buckets; at most
- * 10000 buckets (VG_ERR_LIMIT beyond). */
+ * 10000 buckets (VG_ERR_LIMIT beyond). Buckets start at multiples of
+ * bucket_ms since the epoch: the first contains from, the last to - 1.
+ * VG_ERR_INVALID when from >= to, bucket_ms is not a positive multiple
+ * of 60000, or |from|, |to|, bucket_ms > 2^60. fn's nonzero value stops
+ * the walk and is returned. */
 int vg_store_anomaly_stats(vg_store_t *s, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
                            vg_bucket_fn *fn, void *arg);
 
 /* ---- hand-off support (cluster) --------------------------------------- */
-/* Walks every user state and seen id of shard: kind 'u' or 's'. */
+/* Walks every user state ('u', key = user_id) and then every seen id
+ * ('s', key = tx id) of shard (<= 65535, else VG_ERR_INVALID), in key
+ * order, in one snapshot. key and val borrow LMDB memory valid during the
+ * callback only. fn's nonzero value stops the walk and is returned. */
 typedef int(vg_store_kv_fn)(void *arg, char kind, vg_str_t key, const void *val, size_t len);
 int vg_store_shard_scan(vg_store_t *s, uint32_t shard, vg_store_kv_fn *fn, void *arg);
 
-/* Metrics: time spent in the last commit, counts. */
+/* Metrics: time spent in the last commit, counts. Any thread. */
 typedef struct {
     uint64_t commits, commit_ns_total, commit_ns_last;
     uint64_t users, seen, anomalies; /* entries */

@@ -196,6 +196,12 @@ int vg_mpr_fail(vg_mpr_t *r, int err, const char *reason)
     return r->err;
 }
 
+int vg_mpr_perr(const vg_mpr_t *r, vg_perr_t *err, const char *field)
+{
+    return vg_perr_set(err, r->err ? r->err : VG_ERR_PARSE, field, "%s",
+                       r->reason ? r->reason : "malformed");
+}
+
 static inline uint16_t s_rd16(const uint8_t *p)
 {
     return (uint16_t) ((p[0] << 8) | p[1]);

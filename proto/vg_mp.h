@@ -7,6 +7,7 @@
 #ifndef VG_MP_H
 #define VG_MP_H
 
+#include "vg_perr.h"
 #include "vg_str.h"
 
 #include <stdbool.h>
@@ -101,5 +102,8 @@ int vg_mpr_map(vg_mpr_t *r, uint32_t *n);
 int vg_mpr_skip(vg_mpr_t *r);
 /* Sets the sticky error (if none yet) and returns it. */
 int vg_mpr_fail(vg_mpr_t *r, int err, const char *reason);
+/* Records r's error in err for field ("amount: truncated value") and
+ * returns its code (VG_ERR_PARSE if r has none). */
+int vg_mpr_perr(const vg_mpr_t *r, vg_perr_t *err, const char *field);
 
 #endif

@@ -41,12 +41,6 @@ void vg_env_encode(const vg_env_t *e, vg_mpw_t *w)
     vg_mpw_uint(w, e->trace);
 }
 
-static int s_mp_fail(vg_mpr_t *r, vg_perr_t *err, const char *field)
-{
-    return vg_perr_set(err, r->err ? r->err : VG_ERR_PARSE, field, "%s",
-                       r->reason ? r->reason : "malformed");
-}
-
 int vg_env_decode(const void *buf, size_t len, vg_env_t *e, vg_perr_t *err)
 {
     if (len > VG_ENV_MAX)
@@ -56,27 +50,27 @@ int vg_env_decode(const void *buf, size_t len, vg_env_t *e, vg_perr_t *err)
     uint32_t n;
     vg_str_t magic;
     uint64_t version, type;
-    if (vg_mpr_array(&r, &n)) return s_mp_fail(&r, err, "envelope");
+    if (vg_mpr_array(&r, &n)) return vg_mpr_perr(&r, err, "envelope");
     if (n < VG_ENV_FIELDS)
         return vg_perr_set(err, VG_ERR_PARSE, "envelope", "%u fields, expected %d", n,
                            VG_ENV_FIELDS);
     if (vg_mpr_str(&r, &magic) || !vg_str_eq_c(magic, "VG"))
         return vg_perr_set(err, VG_ERR_PROTO, "envelope.magic", "not a Vigil message");
-    if (vg_mpr_uint(&r, &version)) return s_mp_fail(&r, err, "envelope.version");
+    if (vg_mpr_uint(&r, &version)) return vg_mpr_perr(&r, err, "envelope.version");
     if (version != VG_PROTO_VERSION)
         return vg_perr_set(err, VG_ERR_PROTO, "envelope.version", "unsupported version %llu",
                            (unsigned long long) version);
-    if (vg_mpr_uint(&r, &type) || type > 0xff) return s_mp_fail(&r, err, "envelope.type");
+    if (vg_mpr_uint(&r, &type) || type > 0xff) return vg_mpr_perr(&r, err, "envelope.type");
     e->version = (uint8_t) version;
     e->type = (uint8_t) type;
-    if (vg_mpr_u32(&r, &e->flags)) return s_mp_fail(&r, err, "envelope.flags");
-    if (vg_mpr_uint(&r, &e->corr)) return s_mp_fail(&r, err, "envelope.corr");
-    if (vg_mpr_u32(&r, &e->src)) return s_mp_fail(&r, err, "envelope.src");
-    if (vg_mpr_u32(&r, &e->shard)) return s_mp_fail(&r, err, "envelope.shard");
-    if (vg_mpr_uint(&r, &e->epoch)) return s_mp_fail(&r, err, "envelope.epoch");
-    if (vg_mpr_uint(&r, &e->trace)) return s_mp_fail(&r, err, "envelope.trace");
+    if (vg_mpr_u32(&r, &e->flags)) return vg_mpr_perr(&r, err, "envelope.flags");
+    if (vg_mpr_uint(&r, &e->corr)) return vg_mpr_perr(&r, err, "envelope.corr");
+    if (vg_mpr_u32(&r, &e->src)) return vg_mpr_perr(&r, err, "envelope.src");
+    if (vg_mpr_u32(&r, &e->shard)) return vg_mpr_perr(&r, err, "envelope.shard");
+    if (vg_mpr_uint(&r, &e->epoch)) return vg_mpr_perr(&r, err, "envelope.epoch");
+    if (vg_mpr_uint(&r, &e->trace)) return vg_mpr_perr(&r, err, "envelope.trace");
     for (uint32_t i = VG_ENV_FIELDS; i < n; i++)
-        if (vg_mpr_skip(&r)) return s_mp_fail(&r, err, "envelope");
+        if (vg_mpr_skip(&r)) return vg_mpr_perr(&r, err, "envelope");
     if (vg_mpr_remaining(&r))
         return vg_perr_set(err, VG_ERR_PARSE, "envelope", "trailing bytes after the envelope");
     return 0;
@@ -126,18 +120,18 @@ typedef struct {
 
 static int s_dec_U32(s_dec_t *d, uint32_t *v, const char *f)
 {
-    return vg_mpr_u32(d->r, v) ? s_mp_fail(d->r, d->err, f) : 0;
+    return vg_mpr_u32(d->r, v) ? vg_mpr_perr(d->r, d->err, f) : 0;
 }
 
 static int s_dec_U64(s_dec_t *d, uint64_t *v, const char *f)
 {
-    return vg_mpr_uint(d->r, v) ? s_mp_fail(d->r, d->err, f) : 0;
+    return vg_mpr_uint(d->r, v) ? vg_mpr_perr(d->r, d->err, f) : 0;
 }
 
 static int s_dec_I32(s_dec_t *d, int32_t *v, const char *f)
 {
     int64_t x;
-    if (vg_mpr_int(d->r, &x)) return s_mp_fail(d->r, d->err, f);
+    if (vg_mpr_int(d->r, &x)) return vg_mpr_perr(d->r, d->err, f);
     if (x < INT32_MIN || x > INT32_MAX)
         return vg_perr_set(d->err, VG_ERR_PARSE, f, "integer out of range (int32)");
     *v = (int32_t) x;
@@ -146,7 +140,7 @@ static int s_dec_I32(s_dec_t *d, int32_t *v, const char *f)
 
 static int s_dec_STR(s_dec_t *d, vg_str_t *v, const char *f)
 {
-    return vg_mpr_str(d->r, v) ? s_mp_fail(d->r, d->err, f) : 0;
+    return vg_mpr_str(d->r, v) ? vg_mpr_perr(d->r, d->err, f) : 0;
 }
 
 /* Prefixes the item's field name with "<list>[i]." */
@@ -164,7 +158,7 @@ static int s_item_fail(vg_perr_t *err, const char *list, uint32_t i, int rc)
 
 static int s_list_len(s_dec_t *d, uint32_t *n, uint32_t max, const char *f)
 {
-    if (vg_mpr_array(d->r, n)) return s_mp_fail(d->r, d->err, f);
+    if (vg_mpr_array(d->r, n)) return vg_mpr_perr(d->r, d->err, f);
     if (*n > max)
         return vg_perr_set(d->err, VG_ERR_LIMIT, f, "%u items (max %u)", *n, max);
     return 0;
@@ -259,13 +253,13 @@ static int s_val_VERDICTS(const vg_verdict_list_t *v, const char *f, vg_perr_t *
     {                                                                                     \
         uint32_t n;                                                                       \
         int rc;                                                                           \
-        if (vg_mpr_array(d->r, &n)) return s_mp_fail(d->r, d->err, "");                   \
+        if (vg_mpr_array(d->r, &n)) return vg_mpr_perr(d->r, d->err, "");                   \
         if (n < 0 BODY(VG__COUNT))                                                        \
             return vg_perr_set(d->err, VG_ERR_PARSE, "", "%s body has %u fields, expected %d", \
                                #NAME, n, 0 BODY(VG__COUNT));                              \
         BODY(VG__DEC)                                                                     \
         for (uint32_t i = 0 BODY(VG__COUNT); i < n; i++)                                  \
-            if (vg_mpr_skip(d->r)) return s_mp_fail(d->r, d->err, "");                    \
+            if (vg_mpr_skip(d->r)) return vg_mpr_perr(d->r, d->err, "");                    \
         return s_val_##lname(b, d->err);                                                  \
     }
 VG_MSG_TABLE(VG__CODEC)

@@ -330,20 +330,13 @@ void vg_tx_encode(const vg_tx_t *tx, vg_mpw_t *w)
     vg_mpw_int(w, tx->ingest_ms);
 }
 
-/* Decoder helpers: each reads one field and names it on failure. */
-static int s_fail(vg_mpr_t *r, vg_perr_t *err, const char *field)
-{
-    return vg_perr_set(err, r->err ? r->err : VG_ERR_PARSE, field, "%s",
-                       r->reason ? r->reason : "malformed");
-}
-
 static int s_dec_ostr(vg_mpr_t *r, vg_str_t *out, const char *field, vg_perr_t *err)
 {
     if (vg_mpr_nil(r)) {
         *out = VG_STR_NULL;
         return 0;
     }
-    return vg_mpr_str(r, out) ? s_fail(r, err, field) : 0;
+    return vg_mpr_str(r, out) ? vg_mpr_perr(r, err, field) : 0;
 }
 
 static int s_dec_code(vg_mpr_t *r, char *out, uint32_t n, const char *field, vg_perr_t *err)
@@ -353,7 +346,7 @@ static int s_dec_code(vg_mpr_t *r, char *out, uint32_t n, const char *field, vg_
         out[0] = 0;
         return 0;
     }
-    if (vg_mpr_str(r, &s)) return s_fail(r, err, field);
+    if (vg_mpr_str(r, &s)) return vg_mpr_perr(r, err, field);
     if (s.len != n)
         return vg_perr_set(err, VG_ERR_INVALID, field, "must be %u upper-case letters", n);
     memcpy(out, s.ptr, n);
@@ -367,7 +360,7 @@ static int s_dec_geo(vg_mpr_t *r, double *out, const char *field, vg_perr_t *err
         *out = NAN;
         return 0;
     }
-    return vg_mpr_f64(r, out) ? s_fail(r, err, field) : 0;
+    return vg_mpr_f64(r, out) ? vg_mpr_perr(r, err, field) : 0;
 }
 
 static int s_dec_attrs(vg_mpr_t *r, vg_tx_t *tx, vg_perr_t *err)
@@ -375,20 +368,20 @@ static int s_dec_attrs(vg_mpr_t *r, vg_tx_t *tx, vg_perr_t *err)
     uint32_t n;
     tx->n_attrs = 0;
     if (vg_mpr_nil(r)) return 0;
-    if (vg_mpr_map(r, &n)) return s_fail(r, err, "attributes");
+    if (vg_mpr_map(r, &n)) return vg_mpr_perr(r, err, "attributes");
     if (n > VG_TX_ATTR_MAX)
         return vg_perr_set(err, VG_ERR_INVALID, "attributes", "at most %d entries", VG_TX_ATTR_MAX);
     for (uint32_t i = 0; i < n; i++) {
         vg_tx_attr_t *a = &tx->attrs[i];
-        if (vg_mpr_str(r, &a->key)) return s_fail(r, err, "attributes");
+        if (vg_mpr_str(r, &a->key)) return vg_mpr_perr(r, err, "attributes");
         vg_mp_type t = vg_mpr_peek(r);
         if (t == VG_MP_STR) {
             a->kind = VG_ATTR_STR;
-            if (vg_mpr_str(r, &a->str)) return s_fail(r, err, "attributes");
+            if (vg_mpr_str(r, &a->str)) return vg_mpr_perr(r, err, "attributes");
         } else if (t == VG_MP_FLOAT || t == VG_MP_UINT || t == VG_MP_INT) {
             a->kind = VG_ATTR_NUM;
             a->str = VG_STR_NULL;
-            if (vg_mpr_f64(r, &a->num)) return s_fail(r, err, "attributes");
+            if (vg_mpr_f64(r, &a->num)) return vg_mpr_perr(r, err, "attributes");
         } else {
             return vg_perr_set(err, VG_ERR_INVALID, "attributes",
                                "values must be strings or numbers");
@@ -402,15 +395,15 @@ int vg_tx_decode(vg_mpr_t *r, vg_tx_t *tx, vg_perr_t *err)
 {
     uint32_t n;
     vg_tx_init(tx);
-    if (vg_mpr_array(r, &n)) return s_fail(r, err, "");
+    if (vg_mpr_array(r, &n)) return vg_mpr_perr(r, err, "");
     if (n < VG_TX_MP_FIELDS)
         return vg_perr_set(err, VG_ERR_PARSE, "", "transaction has %u fields, expected %d", n,
                            VG_TX_MP_FIELDS);
     int rc = s_dec_ostr(r, &tx->id, "id", err);
     if (!rc) rc = s_dec_ostr(r, &tx->user_id, "user_id", err);
-    if (!rc && vg_mpr_f64(r, &tx->amount)) rc = s_fail(r, err, "amount");
+    if (!rc && vg_mpr_f64(r, &tx->amount)) rc = vg_mpr_perr(r, err, "amount");
     if (!rc) rc = s_dec_code(r, tx->currency, 3, "currency", err);
-    if (!rc && vg_mpr_int(r, &tx->ts_ms)) rc = s_fail(r, err, "timestamp");
+    if (!rc && vg_mpr_int(r, &tx->ts_ms)) rc = vg_mpr_perr(r, err, "timestamp");
     if (!rc) rc = s_dec_ostr(r, &tx->merchant_id, "merchant_id", err);
     if (!rc) rc = s_dec_ostr(r, &tx->merchant_category, "merchant_category", err);
     if (!rc) rc = s_dec_code(r, tx->country, 2, "country", err);
@@ -420,8 +413,8 @@ int vg_tx_decode(vg_mpr_t *r, vg_tx_t *tx, vg_perr_t *err)
     if (!rc) rc = s_dec_geo(r, &tx->lat, "lat", err);
     if (!rc) rc = s_dec_geo(r, &tx->lon, "lon", err);
     if (!rc) rc = s_dec_attrs(r, tx, err);
-    if (!rc && vg_mpr_int(r, &tx->ingest_ms)) rc = s_fail(r, err, "ingest_ms");
+    if (!rc && vg_mpr_int(r, &tx->ingest_ms)) rc = vg_mpr_perr(r, err, "ingest_ms");
     for (uint32_t i = VG_TX_MP_FIELDS; !rc && i < n; i++)
-        if (vg_mpr_skip(r)) rc = s_fail(r, err, "");
+        if (vg_mpr_skip(r)) rc = vg_mpr_perr(r, err, "");
     return rc ? rc : vg_tx_validate(tx, err);
 }

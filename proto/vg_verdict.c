@@ -24,6 +24,17 @@ int vg_decision_parse(vg_str_t s, vg_decision *out)
     return VG_ERR_INVALID;
 }
 
+void vg_reason_encode(const vg_reason_t *x, vg_mpw_t *w)
+{
+    vg_mpw_array(w, VG_REASON_MP_FIELDS);
+    vg_mpw_ostr(w, x->detector);
+    vg_mpw_ostr(w, x->feature);
+    vg_mpw_f64(w, x->value);
+    vg_mpw_f64(w, x->baseline);
+    vg_mpw_f64(w, x->threshold);
+    vg_mpw_f64(w, x->contribution);
+}
+
 void vg_verdict_encode(const vg_verdict_t *v, vg_mpw_t *w)
 {
     vg_mpw_array(w, VG_VERDICT_MP_FIELDS);
@@ -34,38 +45,23 @@ void vg_verdict_encode(const vg_verdict_t *v, vg_mpw_t *w)
     vg_mpw_bool(w, v->anomaly);
     vg_mpw_f64(w, v->score);
     vg_mpw_array(w, v->n_reasons);
-    for (unsigned i = 0; i < v->n_reasons; i++) {
-        const vg_reason_t *x = &v->reasons[i];
-        vg_mpw_array(w, VG_REASON_MP_FIELDS);
-        vg_mpw_ostr(w, x->detector);
-        vg_mpw_ostr(w, x->feature);
-        vg_mpw_f64(w, x->value);
-        vg_mpw_f64(w, x->baseline);
-        vg_mpw_f64(w, x->threshold);
-        vg_mpw_f64(w, x->contribution);
-    }
+    for (unsigned i = 0; i < v->n_reasons; i++) vg_reason_encode(&v->reasons[i], w);
     vg_mpw_nil(w); /* reserved: per-verdict error text (future) */
 }
 
-static int s_fail(vg_mpr_t *r, vg_perr_t *err, const char *field)
-{
-    return vg_perr_set(err, r->err ? r->err : VG_ERR_PARSE, field, "%s",
-                       r->reason ? r->reason : "malformed");
-}
-
-static int s_reason(vg_mpr_t *r, vg_reason_t *x, vg_perr_t *err)
+int vg_reason_decode(vg_mpr_t *r, vg_reason_t *x, vg_perr_t *err)
 {
     uint32_t n;
-    if (vg_mpr_array(r, &n)) return s_fail(r, err, "reasons");
+    if (vg_mpr_array(r, &n)) return vg_mpr_perr(r, err, "reasons");
     if (n < VG_REASON_MP_FIELDS)
         return vg_perr_set(err, VG_ERR_PARSE, "reasons", "reason has %u fields, expected %d", n,
                            VG_REASON_MP_FIELDS);
     if (vg_mpr_str(r, &x->detector) || vg_mpr_str(r, &x->feature) || vg_mpr_f64(r, &x->value) ||
         vg_mpr_f64(r, &x->baseline) || vg_mpr_f64(r, &x->threshold) ||
         vg_mpr_f64(r, &x->contribution))
-        return s_fail(r, err, "reasons");
+        return vg_mpr_perr(r, err, "reasons");
     for (uint32_t i = VG_REASON_MP_FIELDS; i < n; i++)
-        if (vg_mpr_skip(r)) return s_fail(r, err, "reasons");
+        if (vg_mpr_skip(r)) return vg_mpr_perr(r, err, "reasons");
     return 0;
 }
 
@@ -80,30 +76,30 @@ int vg_verdict_decode(vg_mpr_t *r, vg_verdict_t *v, vg_perr_t *err)
     uint64_t u;
     int64_t status;
     memset(v, 0, offsetof(vg_verdict_t, reasons));
-    if (vg_mpr_array(r, &n)) return s_fail(r, err, "");
+    if (vg_mpr_array(r, &n)) return vg_mpr_perr(r, err, "");
     if (n < VG_VERDICT_MP_FIELDS)
         return vg_perr_set(err, VG_ERR_PARSE, "", "verdict has %u fields, expected %d", n,
                            VG_VERDICT_MP_FIELDS);
-    if (vg_mpr_str(r, &v->id)) return s_fail(r, err, "id");
-    if (vg_mpr_int(r, &status)) return s_fail(r, err, "status");
+    if (vg_mpr_str(r, &v->id)) return vg_mpr_perr(r, err, "id");
+    if (vg_mpr_int(r, &status)) return vg_mpr_perr(r, err, "status");
     if (status < INT32_MIN || status > 0) return s_range(err, "status", "must be 0 or a vg_err");
     v->status = (int32_t) status;
-    if (vg_mpr_u32(r, &v->flags)) return s_fail(r, err, "flags");
-    if (vg_mpr_uint(r, &u)) return s_fail(r, err, "decision");
+    if (vg_mpr_u32(r, &v->flags)) return vg_mpr_perr(r, err, "flags");
+    if (vg_mpr_uint(r, &u)) return vg_mpr_perr(r, err, "decision");
     if (u > VG_DECISION_BLOCK) return s_range(err, "decision", "must be 0, 1 or 2");
     v->decision = (uint8_t) u;
-    if (vg_mpr_bool(r, &v->anomaly)) return s_fail(r, err, "anomaly");
-    if (vg_mpr_f64(r, &v->score)) return s_fail(r, err, "score");
+    if (vg_mpr_bool(r, &v->anomaly)) return vg_mpr_perr(r, err, "anomaly");
+    if (vg_mpr_f64(r, &v->score)) return vg_mpr_perr(r, err, "score");
     if (!(v->score >= 0 && v->score <= 1)) return s_range(err, "score", "must be within 0..1");
-    if (vg_mpr_array(r, &nr)) return s_fail(r, err, "reasons");
+    if (vg_mpr_array(r, &nr)) return vg_mpr_perr(r, err, "reasons");
     if (nr > VG_VERDICT_REASONS_MAX)
         return vg_perr_set(err, VG_ERR_INVALID, "reasons", "at most %d", VG_VERDICT_REASONS_MAX);
     for (uint32_t i = 0; i < nr; i++) {
-        int rc = s_reason(r, &v->reasons[i], err);
+        int rc = vg_reason_decode(r, &v->reasons[i], err);
         if (rc) return rc;
     }
     v->n_reasons = (uint8_t) nr;
     for (uint32_t i = VG_VERDICT_MP_FIELDS - 1; i < n; i++) /* reserved + future fields */
-        if (vg_mpr_skip(r)) return s_fail(r, err, "");
+        if (vg_mpr_skip(r)) return vg_mpr_perr(r, err, "");
     return 0;
 }

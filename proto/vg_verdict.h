@@ -48,6 +48,12 @@ const char *vg_decision_name(int decision);
 /* Parses a decision name; returns 0 or VG_ERR_INVALID. */
 int vg_decision_parse(vg_str_t s, vg_decision *out);
 
+/* A reason's msgpack form: [detector, feature, value, baseline, threshold,
+ * contribution] (PROTOCOL.md). Decoding is zero-copy; extra trailing
+ * elements are skipped. */
+void vg_reason_encode(const vg_reason_t *x, vg_mpw_t *w);
+int vg_reason_decode(vg_mpr_t *r, vg_reason_t *x, vg_perr_t *err);
+
 /* Appends the msgpack form (PROTOCOL.md) to w. */
 void vg_verdict_encode(const vg_verdict_t *v, vg_mpw_t *w);
 /* Decodes one verdict (zero-copy) and checks its ranges. */

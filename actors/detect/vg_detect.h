@@ -15,14 +15,14 @@
  * detector string and the config key prefix ("mad.k=3.5"). Detectors of
  * one group measure the same thing (e.g. amount) and are combined by max,
  * groups by noisy-OR, so correlated detectors do not stack up. */
-#define VG_DETECTOR_LIST(X)                                                           \
-    X(zscore, amount, "z-score of amount against the EWMA mean/std")                  \
-    X(log_zscore, amount, "z-score of log-amount against its EWMA mean/std")          \
-    X(mad, amount, "robust z of amount via median and MAD of recent amounts")         \
-    X(iqr, amount, "amount above the Tukey fence Q3 + k * IQR of recent amounts")      \
-    X(velocity, velocity, "window count far above the user's long-run rate")          \
-    X(travel, geo, "impossible travel: implied speed above k km/h")                   \
-    X(new_device, novelty, "a device never seen before with a high amount")           \
+#define VG_DETECTOR_LIST(X)                                                            \
+    X(zscore, amount, "z-score of amount against the EWMA mean/std")                   \
+    X(log_zscore, amount, "z-score of log-amount against its EWMA mean/std")           \
+    X(mad, amount, "robust z of log(1 + amount) via median and MAD of recent amounts") \
+    X(iqr, amount, "log(1 + amount) above the Tukey fence Q3 + k * IQR (recent)")      \
+    X(velocity, velocity, "window count far above the user's long-run rate")           \
+    X(travel, geo, "impossible travel: implied speed above k km/h")                    \
+    X(new_device, novelty, "a device never seen before with a high amount")            \
     X(new_country, novelty, "a country never seen before with a high amount")
 
 enum {
@@ -68,8 +68,5 @@ const char *vg_detector_name(int det);
  * static). Leaves out->id, status and flags untouched. */
 void vg_detect_score(const vg_detect_config_t *cfg, const vg_features_t *f, vg_verdict_t *out);
 
-/* Severity label of a score: "low" (< 0.7), "medium" (< 0.85), "high"
- * (< 0.95), "critical". */
-const char *vg_severity_of(double score);
 
 #endif

@@ -11,14 +11,15 @@
 #include "vg_tx.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VG_USER_STATE_VERSION 1
-#define VG_RING_AMOUNTS 64 /* recent amounts kept for median/MAD/quartiles */
-#define VG_SET_MERCHANTS 16
-#define VG_SET_DEVICES 8
-#define VG_SET_COUNTRIES 8
-#define VG_SET_CHANNELS 4
+#define VG_RING_AMOUNTS       64 /* recent amounts kept for median/MAD/quartiles */
+#define VG_SET_MERCHANTS      16
+#define VG_SET_DEVICES        8
+#define VG_SET_COUNTRIES      8
+#define VG_SET_CHANNELS       4
 
 /* The feature snapshot of one transaction, as data: X(name, doc). The
  * snapshot struct, the names used in stored anomalies / JSON, and the
@@ -28,11 +29,11 @@
     X(amount, "transaction amount")                                               \
     X(log_amount, "log(1 + amount)")                                              \
     X(n_prior, "transactions of this user seen before this one")                  \
-    X(count_1m, "transactions in the last 1 min, this one included")             \
-    X(count_10m, "transactions in the last 10 min, this one included")           \
-    X(count_1h, "transactions in the last 1 h, this one included")               \
-    X(count_24h, "transactions in the last 24 h, this one included")             \
-    X(sum_1m, "amount sum in the last 1 min, this one included")                 \
+    X(count_1m, "transactions in the last 1 min, this one included")              \
+    X(count_10m, "transactions in the last 10 min, this one included")            \
+    X(count_1h, "transactions in the last 1 h, this one included")                \
+    X(count_24h, "transactions in the last 24 h, this one included")              \
+    X(sum_1m, "amount sum in the last 1 min, this one included")                  \
     X(sum_10m, "amount sum in the last 10 min")                                   \
     X(sum_1h, "amount sum in the last 1 h")                                       \
     X(sum_24h, "amount sum in the last 24 h")                                     \
@@ -42,6 +43,7 @@
     X(ewma_log_std, "EWMA standard deviation of log-amount")                      \
     X(median, "median of recent amounts")                                         \
     X(mad, "median absolute deviation of recent amounts")                         \
+    X(log_mad, "median absolute deviation of log(1 + recent amounts)")            \
     X(q1, "first quartile of recent amounts")                                     \
     X(q3, "third quartile of recent amounts")                                     \
     X(amount_to_median, "amount / median of recent amounts")                      \
@@ -85,15 +87,40 @@ typedef struct {
 
 void vg_features_config_default(vg_features_config_t *cfg);
 
-/* Rolling state of one user. Fixed size; see the .c file for the layout
- * notes. Fields are internal to features/ except `version`, `n` and
- * `last_ts_ms`, which others may read. */
+/* Checks ranges (0 < ewma_alpha <= 1, late_tolerance_ms >= 0); returns 0
+ * or VG_ERR_INVALID with a message naming the field in errbuf. The update
+ * functions assert a valid config. */
+int vg_features_config_check(const vg_features_config_t *cfg, char *errbuf, size_t errlen);
+
+/* Sizes of the bucket rings and hash sets inside vg_user_state_t. */
+#define VG__WIN_RINGS 4  /* 1 min, 10 min, 1 h, 24 h */
+#define VG__WIN_SLOTS 72 /* 8 x 10 s + 16 x 1 min + 16 x 5 min + 32 x 1 h */
+#define VG__SETS      4  /* merchants, devices, countries, channels */
+#define VG__SET_SLOTS (VG_SET_MERCHANTS + VG_SET_DEVICES + VG_SET_COUNTRIES + VG_SET_CHANNELS)
+
+/* Rolling state of one user: a fixed-size POD without holes, persisted
+ * as raw bytes (see vg_features.c for what each part approximates).
+ * Fields after `last_ts_ms` are private to vg_features.c; others may read
+ * `version`, `n`, `first_ts_ms` and `last_ts_ms`. */
 typedef struct {
     uint32_t version; /* VG_USER_STATE_VERSION */
-    uint32_t n;       /* transactions applied */
+    uint32_t n;       /* transactions applied (saturates) */
     int64_t first_ts_ms, last_ts_ms;
-    /* ... the rest is private to vg_features.c ... */
-    unsigned char opaque[2048 - 24];
+    /* ---- private to vg_features.c ---- */
+    double ewma_mean, ewma_var;         /* amount */
+    double ewma_log_mean, ewma_log_var; /* log(1 + amount) */
+    double geo_lat, geo_lon;            /* newest located transaction; NaN: none */
+    int64_t geo_ts_ms;
+    double win_sum[VG__WIN_SLOTS]; /* each ring's newest slot holds last_ts_ms's bucket */
+    uint32_t win_count[VG__WIN_SLOTS];
+    uint64_t set_hash[VG__SET_SLOTS];  /* per set, most recently seen first */
+    float amt_ring[VG_RING_AMOUNTS];   /* recent amounts, arrival order */
+    float amt_sorted[VG_RING_AMOUNTS]; /* the same amounts, ascending */
+    uint32_t hour_total;
+    uint16_t hour_count[24]; /* UTC hour-of-day profile, halved when full */
+    uint8_t set_len[VG__SETS];
+    uint8_t amt_len, amt_next;
+    uint8_t pad_[6]; /* zero: no implicit padding, so equal states have equal bytes */
 } vg_user_state_t;
 
 /* Fresh state for a user never seen. */

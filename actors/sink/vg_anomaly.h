@@ -51,25 +51,38 @@ typedef struct {
     vg_reason_t reasons[VG_VERDICT_REASONS_MAX];
 } vg_anomaly_rec_t;
 
+#define VG_ANOMALY_MP_VERSION 1  /* first element of the record */
+#define VG_ANOMALY_MP_FIELDS  11 /* array length of version 1 */
+
 /* Appends the record's msgpack form: [version 1, id, user_id, ts_ms,
  * detected_ms, score, decision, severity, tx, {feature: value...},
- * [reason...]]. */
+ * [reason...]]. id, user_id and ts_ms are a->tx's; severity is
+ * vg_severity_from_score(score); a reason is [detector, feature, value,
+ * baseline, threshold, contribution] as in a verdict. a->features may be
+ * NULL (empty feature map). */
 void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w);
 
-/* Decodes a record (zero-copy into buf). */
+/* Decodes a record (zero-copy into buf: rec's slices live as long as buf).
+ * Hardened (it reads disk bytes): every count is checked, the tx is
+ * validated and must agree with id/user_id/ts_ms, no trailing bytes.
+ * Features are kept by name, at most VG_FEATURE_COUNT + 16 (further ones
+ * skipped; nil = NaN); reasons beyond VG_VERDICT_REASONS_MAX are skipped;
+ * extra trailing array elements (future fields) are skipped. Returns 0,
+ * VG_ERR_PARSE (malformed), VG_ERR_INVALID (out of range) or
+ * VG_ERR_UNSUPPORTED (other version); err names the field. */
 int vg_anomaly_decode(const void *buf, size_t len, vg_anomaly_rec_t *rec, vg_perr_t *err);
 
 /* GET /v1/anomalies filters. Newest first (descending event time, then id). */
 typedef struct {
-    int64_t from_ms;      /* inclusive; INT64_MIN = open */
-    int64_t to_ms;        /* exclusive; INT64_MAX = open */
-    vg_str_t user_id;     /* ptr NULL = any */
-    int min_severity;     /* -1 = any; else vg_severity: this or worse */
-    vg_str_t detector;    /* ptr NULL = any; else a reason with this detector */
-    vg_str_t rule;        /* ptr NULL = any; else a reason detector "rule" with this feature (rule name) */
-    int decision;         /* -1 = any; else vg_decision */
-    uint32_t limit;       /* 1..1000 (callers clamp; default 50) */
-    vg_str_t cursor;      /* ptr NULL = first page; else an opaque cursor from a previous page */
+    int64_t from_ms;   /* inclusive; INT64_MIN = open */
+    int64_t to_ms;     /* exclusive; INT64_MAX = open */
+    vg_str_t user_id;  /* ptr NULL = any */
+    int min_severity;  /* -1 = any; else vg_severity: this or worse */
+    vg_str_t detector; /* ptr NULL = any; else a reason with this detector */
+    vg_str_t rule;     /* ptr NULL = any; else a "rule" reason with this feature (rule name) */
+    int decision;      /* -1 = any; else vg_decision */
+    uint32_t limit;    /* 1..1000 (callers clamp; default 50) */
+    vg_str_t cursor;   /* ptr NULL = first page; else an opaque cursor from a previous page */
 } vg_anomaly_query_t;
 
 void vg_anomaly_query_init(vg_anomaly_query_t *q);
@@ -77,7 +90,8 @@ void vg_anomaly_query_init(vg_anomaly_query_t *q);
 /* True if rec passes q's filters other than time/cursor/limit. */
 bool vg_anomaly_query_match(const vg_anomaly_query_t *q, const vg_anomaly_rec_t *rec);
 
-/* Called once per result; a nonzero return stops the walk. */
+/* Called once per result; a nonzero return stops the walk, and the call
+ * that walks returns that value. */
 typedef int(vg_anomaly_fn)(void *arg, const vg_anomaly_rec_t *rec);
 
 /* One trend bucket of GET /v1/stats/anomalies. */

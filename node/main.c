@@ -1,0 +1,128 @@
+/* main.c: vigil-node. Wires configuration, the LMDB store, the scoring
+ * engine and (with --gateway) the HTTP API together, then waits for
+ * SIGINT/SIGTERM and shuts down in order: HTTP (finishes in-flight
+ * requests), engine (drains), store. */
+#include "vg_api.h"
+#include "vg_config.h"
+#include "vg_engine.h"
+#include "vg_err.h"
+#include "vg_http.h"
+#include "vg_log.h"
+#include "vg_signals.h"
+#include "vg_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    vg_engine_t *engine;
+    vg_store_t *store;
+} s_node_t;
+
+static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
+{
+    return vg_engine_score(((s_node_t *) ctx)->engine, txs, n, out, arena);
+}
+
+static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
+                   size_t cap)
+{
+    return vg_store_anomaly_query(((s_node_t *) ctx)->store, q, 0, fn, arg, next, cap);
+}
+
+static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
+{
+    return vg_store_anomaly_get(((s_node_t *) ctx)->store, id, fn, arg);
+}
+
+static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucket_fn *fn, void *arg)
+{
+    return vg_store_anomaly_stats(((s_node_t *) ctx)->store, from, to, bucket, fn, arg);
+}
+
+static bool s_ready(void *ctx)
+{
+    return vg_engine_ready(((s_node_t *) ctx)->engine);
+}
+
+static void s_metrics(void *ctx, vg_prom_t *p)
+{
+    s_node_t *node = ctx;
+    vg_engine_metrics(node->engine, p);
+    vg_store_stats_t st;
+    vg_store_stats(node->store, &st);
+    vg_prom_header(p, "vigil_lmdb_map_used_bytes", "gauge", "Bytes of the LMDB map in use.");
+    vg_prom_sample(p, "vigil_lmdb_map_used_bytes", NULL, (double) st.map_used);
+    vg_prom_header(p, "vigil_lmdb_entries", "gauge", "Entries per LMDB database.");
+    vg_prom_sample(p, "vigil_lmdb_entries", "db=\"users\"", (double) st.users);
+    vg_prom_sample(p, "vigil_lmdb_entries", "db=\"seen\"", (double) st.seen);
+    vg_prom_sample(p, "vigil_lmdb_entries", "db=\"anomalies\"", (double) st.anomalies);
+}
+
+static int s_run(const vg_node_config_t *cfg, s_node_t *node)
+{
+    char err[512];
+    vg_http_server_t *http = NULL;
+    vg_api_t *api = NULL;
+    if (cfg->gateway) {
+        vg_api_backend_t be = {.ctx = node, .score = s_score, .anomaly_query = s_query,
+                               .anomaly_get = s_get, .anomaly_stats = s_stats, .ready = s_ready,
+                               .metrics = s_metrics};
+        api = vg_api_new(&(vg_api_config_t){cfg->max_body, cfg->max_items}, &be);
+        vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};
+        if (vg_http_start(&hc, &http, err, sizeof err)) {
+            vg_error("node", "%s", err);
+            vg_api_destroy(&api);
+            return 1;
+        }
+        vg_api_mount(api, http);
+        vg_info("node", "gateway listening on http://%s (data in %s)", cfg->http, cfg->data_dir);
+    } else {
+        vg_warn("node", "started without --gateway: no transport accepts transactions yet");
+    }
+    int sig;
+    while ((sig = vg_signals_wait(-1)) == 0) {}
+    vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
+    vg_http_stop(&http);
+    vg_api_destroy(&api);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    vg_signals_block();
+    vg_node_config_t cfg;
+    vg_perr_t perr;
+    vg_perr_clear(&perr);
+    bool exit_now;
+    if (vg_node_config_load(&cfg, argc, argv, &exit_now, &perr)) {
+        char msg[300];
+        fprintf(stderr, "vigil-node: %s\n", vg_perr_str(&perr, msg, sizeof msg));
+        return 2;
+    }
+    if (exit_now) return 0;
+    vg_log_level lv;
+    vg_log_level_parse(cfg.log_level, &lv);
+    vg_log_set_level(lv);
+    char err[512];
+    s_node_t node = {0};
+    vg_store_config_t sc = {.dir = cfg.data_dir, .no_sync = cfg.no_sync};
+    if (vg_store_open(&sc, &node.store, err, sizeof err)) {
+        fprintf(stderr, "vigil-node: %s\n", err);
+        return 1;
+    }
+    if (cfg.no_sync) vg_warn("node", "unsafe_no_sync: commits are not fsynced (benchmarks only)");
+    int rc = vg_engine_new(&cfg.engine, node.store, &node.engine);
+    if (!rc) rc = vg_engine_start(node.engine);
+    if (rc) {
+        fprintf(stderr, "vigil-node: cannot start the engine: %s\n", vg_strerror(rc));
+        vg_engine_destroy(&node.engine);
+        vg_store_close(&node.store);
+        return 1;
+    }
+    rc = s_run(&cfg, &node);
+    vg_engine_destroy(&node.engine);
+    vg_store_close(&node.store);
+    vg_info("node", "stopped");
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* vg_config.h: vigil-node configuration. Sources, later wins: built-in
+ * defaults < config file (--config / VIGIL_CONFIG) < VIGIL_* environment
+ * variables < command-line flags. Every key is declared once in
+ * VG_NODE_KEYS; flags (--data-dir), environment (VIGIL_DATA_DIR) and file
+ * keys (data_dir) are derived from it. Detector and feature options
+ * ("mad.k = 5") are keys too (env: VIGIL_MAD__K, "__" for "."). */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include "vg_engine.h"
+#include "vg_perr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct {
+    char config_path[512];
+    char data_dir[512];
+    char http[128];
+    bool gateway;
+    int http_threads;
+    size_t max_body;
+    uint32_t max_items;
+    char log_level[16];
+    bool no_sync;
+    vg_engine_config_t engine;
+} vg_node_config_t;
+
+/* X(key, TYPE, field, default, help) */
+#define VG_NODE_KEYS(X)                                                                         \
+    X(data_dir, STR, data_dir, "var/data", "directory of the node's LMDB state (created)")     \
+    X(http, STR, http, "127.0.0.1:8080", "HTTP listen address, host:port")                     \
+    X(gateway, BOOL, gateway, "false", "also run the HTTP gateway in this process")            \
+    X(workers, INT, engine.workers, "0", "scoring worker threads (0 = one per core)")           \
+    X(shards, U32, engine.shards, "1024", "virtual shards (fixed for the life of a data dir)")  \
+    X(cache_users, U32, engine.cache_users, "65536", "user states cached per worker")          \
+    X(http_threads, INT, http_threads, "16", "HTTP worker threads")                            \
+    X(max_body, SIZE, max_body, "8m", "largest request body (bytes; k/m suffix), else 413")    \
+    X(max_items, U32, max_items, "10000", "most transactions per request, else 413")           \
+    X(log_level, STR, log_level, "info", "error, warn, info or debug")                         \
+    X(ewma_alpha, F64, engine.features.ewma_alpha, "0.05", "EWMA weight of the newest amount") \
+    X(late_tolerance_ms, I64, engine.features.late_tolerance_ms, "300000",                     \
+      "events older than the user's latest by more are late (scored, not applied)")            \
+    X(unsafe_no_sync, BOOL, no_sync, "false", "skip fsync at commit (benchmarks only!)")
+
+/* Built-in defaults. */
+void vg_node_config_default(vg_node_config_t *cfg);
+
+/* Sets one key from text (node key, or detector key such as "mad.k" or
+ * "block_threshold"). Returns 0, VG_ERR_NOT_FOUND or VG_ERR_INVALID with
+ * err naming the key. */
+int vg_node_config_set(vg_node_config_t *cfg, const char *key, const char *value, vg_perr_t *err);
+
+/* Parses "key = value" lines ('#' comments, blank lines, optional quotes
+ * around the value) and calls fn for each. Errors name the line:
+ * field "line 12". Returns 0, fn's nonzero return, or VG_ERR_PARSE. */
+typedef int(vg_config_kv_fn)(void *arg, const char *key, const char *value, int line,
+                             vg_perr_t *err);
+int vg_config_parse(const char *text, size_t len, vg_config_kv_fn *fn, void *arg, vg_perr_t *err);
+
+/* Loads defaults, file, environment and argv (in that order). Sets *exit
+ * to true when --help or --version printed something and the program
+ * should exit 0. Returns 0 or VG_ERR_INVALID/NOT_FOUND/IO with err set. */
+int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit_now,
+                        vg_perr_t *err);
+
+void vg_node_config_usage(FILE *out, const char *prog);
+
+#endif

@@ -1,0 +1,68 @@
+/* vg_engine.h: a node's scoring engine. Transactions are routed to the
+ * worker that owns their shard (shard % workers); the worker dedupes by
+ * id, updates the user's features, runs the detectors and hands its write
+ * set to the one committer thread, which group-commits every pending
+ * write set in one LMDB transaction. vg_engine_score returns only after
+ * that commit: an acknowledged verdict is durable. */
+#ifndef VG_ENGINE_H
+#define VG_ENGINE_H
+
+#include "vg_arena.h"
+#include "vg_detect.h"
+#include "vg_features.h"
+#include "vg_metrics.h"
+#include "vg_store.h"
+#include "vg_tx.h"
+#include "vg_verdict.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VG_ENGINE_MAX_WORKERS 64
+
+typedef struct {
+    int workers;          /* worker threads; 0 = number of cores */
+    uint32_t shards;      /* virtual shards; default 1024 */
+    uint32_t cache_users; /* user states kept in memory per worker; default 65536 */
+    vg_features_config_t features;
+    vg_detect_config_t detect;
+} vg_engine_config_t;
+
+typedef struct vg_engine vg_engine_t;
+
+void vg_engine_config_default(vg_engine_config_t *cfg);
+
+/* Creates an engine over store (borrowed; must outlive the engine).
+ * Returns 0 or VG_ERR_INVALID (bad config). */
+int vg_engine_new(const vg_engine_config_t *cfg, vg_store_t *store, vg_engine_t **out);
+
+/* Starts the worker threads and the committer. */
+int vg_engine_start(vg_engine_t *e);
+
+/* Scores n validated transactions; out[i] is the verdict of txs[i]. Any
+ * thread may call it, concurrently. Blocks until every verdict is durable.
+ * Strings in out borrow from txs (id) or static tables, except those of
+ * duplicates (stored verdicts), which are copied into arena. txs must stay
+ * valid until return. Returns 0 when every transaction was scored, else
+ * the first failure (each out[i].status says which failed): VG_ERR_STORAGE
+ * after a failed commit (the engine then refuses all work until restart),
+ * VG_ERR_CLOSED when stopping. */
+int vg_engine_score(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                    vg_arena_t *arena);
+
+/* True when started and no commit has failed. */
+bool vg_engine_ready(vg_engine_t *e);
+
+/* Number of workers and shards in use. */
+int vg_engine_workers(vg_engine_t *e);
+uint32_t vg_engine_shards(vg_engine_t *e);
+
+/* Appends the engine's Prometheus metrics. */
+void vg_engine_metrics(vg_engine_t *e, vg_prom_t *p);
+
+/* Stops: no caller may be inside vg_engine_score. Drains, joins threads. */
+void vg_engine_stop(vg_engine_t *e);
+/* Stops if needed and frees; NULL-safe; clears *e_p. */
+void vg_engine_destroy(vg_engine_t **e_p);
+
+#endif

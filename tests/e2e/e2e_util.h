@@ -1,0 +1,171 @@
+/* e2e_util.h: helpers for end-to-end tests: start/stop a real vigil-node
+ * on a free loopback port and temp data dir, and a small HTTP client
+ * (libcurl) returning status + parsed JSON (jansson). */
+#ifndef E2E_UTIL_H
+#define E2E_UTIL_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char dir[256];
+    char url[64];
+    char log[300];
+} e2e_node_t;
+
+typedef struct {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json; /* NULL if the body is not JSON */
+} e2e_resp_t;
+
+static inline int e2e_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *) &a, sizeof a) || getsockname(fd, (struct sockaddr *) &a, &len))
+        abort();
+    int port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static size_t e2e_write_cb(char *p, size_t s, size_t n, void *arg)
+{
+    e2e_resp_t *r = arg;
+    r->body = realloc(r->body, r->len + s * n + 1);
+    memcpy(r->body + r->len, p, s * n);
+    r->len += s * n;
+    r->body[r->len] = 0;
+    return s * n;
+}
+
+static inline void e2e_resp_free(e2e_resp_t *r)
+{
+    free(r->body);
+    if (r->json) json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* method "GET"/"POST"/...; body may be NULL. */
+static inline e2e_resp_t e2e_http(const e2e_node_t *n, const char *method, const char *path,
+                                  const char *body, size_t len, const char *content_type)
+{
+    e2e_resp_t r = {0};
+    CURL *c = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", n->url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, e2e_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    struct curl_slist *h = NULL;
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+        char ct[128];
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+        h = curl_slist_append(h, ct);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    }
+    if (curl_easy_perform(c) != CURLE_OK) r.status = -1;
+    else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (r.body) r.json = json_loads(r.body, 0, NULL);
+    return r;
+}
+
+static inline e2e_resp_t e2e_post(const e2e_node_t *n, const char *path, const char *body)
+{
+    return e2e_http(n, "POST", path, body, strlen(body), NULL);
+}
+
+static inline e2e_resp_t e2e_get(const e2e_node_t *n, const char *path)
+{
+    return e2e_http(n, "GET", path, NULL, 0, NULL);
+}
+
+static inline const char *e2e_bin(void)
+{
+    static char path[512];
+    const char *b = getenv("VG_BINARY_DIR");
+    snprintf(path, sizeof path, "%s/bin/vigil-node", b ? b : "build");
+    return path;
+}
+
+/* Starts vigil-node --gateway with extra args (NULL-terminated list);
+ * waits until /readyz answers 200. Keeps n->dir (reused on restart). */
+static inline int e2e_start(e2e_node_t *n, const char *const *extra)
+{
+    if (!n->dir[0]) {
+        snprintf(n->dir, sizeof n->dir, "/tmp/vigil-e2e-XXXXXX");
+        if (!mkdtemp(n->dir)) return -1;
+    }
+    n->port = e2e_free_port();
+    snprintf(n->url, sizeof n->url, "http://127.0.0.1:%d", n->port);
+    snprintf(n->log, sizeof n->log, "%s/node.log", n->dir);
+    char listen[64], data[300];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", n->port);
+    snprintf(data, sizeof data, "%s/data", n->dir);
+    const char *argv[32] = {e2e_bin(), "--gateway", "--http", listen, "--data-dir", data,
+                            "--workers", "2", "--http-threads", "8"};
+    int argc = 10;
+    for (int i = 0; extra && extra[i] && argc < 31; i++) argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    n->pid = fork();
+    if (n->pid == 0) {
+        FILE *f = freopen(n->log, "a", stderr);
+        (void) f;
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) { /* up to 15 s (sanitizer builds start slowly) */
+        e2e_resp_t r = e2e_get(n, "/readyz");
+        long st = r.status;
+        e2e_resp_free(&r);
+        if (st == 200) return 0;
+        int status;
+        if (waitpid(n->pid, &status, WNOHANG) == n->pid) return -1;
+        usleep(50000);
+    }
+    return -1;
+}
+
+/* Sends sig and waits; returns the exit status (or 128+signal). */
+static inline int e2e_stop(e2e_node_t *n, int sig)
+{
+    if (n->pid <= 0) return -1;
+    kill(n->pid, sig);
+    int status = 0;
+    waitpid(n->pid, &status, 0);
+    n->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static inline void e2e_cleanup(e2e_node_t *n)
+{
+    if (n->pid > 0) e2e_stop(n, SIGKILL);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->dir);
+    if (n->dir[0] && strncmp(n->dir, "/tmp/vigil-e2e-", 15) == 0) {
+        int rc = system(cmd);
+        (void) rc;
+    }
+}
+
+#endif
