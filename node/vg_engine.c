@@ -48,6 +48,7 @@ typedef struct {
 /* A seen id's stored verdict, allocated in the part's arena. */
 typedef struct {
     uint32_t shard;
+    int64_t ts_ms;
     vg_str_t id;
     uint32_t len;
     uint8_t bytes[];
@@ -217,28 +218,31 @@ static void s_use_stored(s_part_t *p, const void *bytes, size_t len, vg_verdict_
     v->flags |= VG_VERDICT_F_DUPLICATE;
 }
 
-/* True if tx id was seen (committed or in flight); fills v. */
-static bool s_seen_lookup(s_worker_t *w, s_part_t *p, uint32_t shard, vg_str_t id,
+/* True if tx (same id and event time) was seen, committed or in flight;
+ * fills v with the stored verdict. */
+static bool s_seen_lookup(s_worker_t *w, s_part_t *p, uint32_t shard, const vg_tx_t *tx,
                           vg_verdict_t *v)
 {
-    s_seen_t *seen = vg_strmap_get(&w->pending_seen, id);
-    if (seen && seen->shard == shard) {
+    s_seen_t *seen = vg_strmap_get(&w->pending_seen, tx->id);
+    if (seen && seen->shard == shard && seen->ts_ms == tx->ts_ms) {
         s_use_stored(p, seen->bytes, seen->len, v);
         return true;
     }
     const void *val;
     size_t len;
-    if (vg_store_get_seen(w->reader, shard, id, &val, &len) != 0) return false;
+    if (vg_store_get_seen(w->reader, shard, tx->ts_ms, tx->id, &val, &len) != 0) return false;
     s_use_stored(p, val, len, v);
     return true;
 }
 
-static void s_add_seen(s_worker_t *w, s_part_t *p, uint32_t shard, const vg_verdict_t *v)
+static void s_add_seen(s_worker_t *w, s_part_t *p, uint32_t shard, int64_t ts_ms,
+                       const vg_verdict_t *v)
 {
     vg_mpw_reset(&w->scratch);
     vg_verdict_encode(v, &w->scratch);
     s_seen_t *seen = vg_arena_alloc(&p->arena, sizeof *seen + w->scratch.len);
     seen->shard = shard;
+    seen->ts_ms = ts_ms;
     seen->id = v->id;
     seen->len = (uint32_t) w->scratch.len;
     memcpy(seen->bytes, w->scratch.buf, w->scratch.len);
@@ -263,7 +267,7 @@ static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
     memset(v, 0, offsetof(vg_verdict_t, reasons));
     v->id = tx->id;
     vg_counter_add(&e->m_tx, 1);
-    if (s_seen_lookup(w, p, shard, tx->id, v)) {
+    if (s_seen_lookup(w, p, shard, tx, v)) {
         vg_counter_add(&e->m_dup, 1);
         return;
     }
@@ -278,7 +282,7 @@ static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
     }
     vg_detect_score(&e->cfg.detect, f, v);
     vg_counter_add(&e->m_decision[v->decision], 1);
-    s_add_seen(w, p, shard, v);
+    s_add_seen(w, p, shard, tx->ts_ms, v);
     if (v->anomaly) {
         vg_counter_add(&e->m_anom, 1);
         *S_PUSH(p->anoms, p->n_anoms, p->cap_anoms) = (s_anom_put_t){i, fi};
@@ -379,8 +383,8 @@ static int s_apply(vg_store_batch_t *b, s_part_t *p, int64_t now_ms)
                                sizeof p->users[k].state);
     }
     for (uint32_t k = 0; !rc && k < p->n_seen; k++)
-        rc = vg_store_put_seen(b, p->seen[k]->shard, p->seen[k]->id, p->seen[k]->bytes,
-                               p->seen[k]->len);
+        rc = vg_store_put_seen(b, p->seen[k]->shard, p->seen[k]->ts_ms, p->seen[k]->id,
+                               p->seen[k]->bytes, p->seen[k]->len);
     for (uint32_t k = 0; !rc && k < p->n_anoms; k++) {
         const s_anom_put_t *a = &p->anoms[k];
         vg_anomaly_t rec = {.tx = &p->job->txs[a->tx], .features = &p->feats[a->feat],

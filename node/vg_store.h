@@ -48,9 +48,11 @@ void vg_store_close(vg_store_t **s);
 int vg_store_batch_begin(vg_store_t *s, vg_store_batch_t **out);
 int vg_store_put_user(vg_store_batch_t *b, uint32_t shard, vg_str_t user_id, const void *state,
                       size_t len);
-/* Records tx_id as seen in shard with its verdict bytes (msgpack). */
-int vg_store_put_seen(vg_store_batch_t *b, uint32_t shard, vg_str_t tx_id, const void *verdict,
-                      size_t len);
+/* Records tx_id (with its event time) as seen in shard, with its verdict
+ * bytes (msgpack). The key is (shard, ts_ms, id): a retry is recognised
+ * when it repeats the transaction, i.e. the same id and timestamp. */
+int vg_store_put_seen(vg_store_batch_t *b, uint32_t shard, int64_t ts_ms, vg_str_t tx_id,
+                      const void *verdict, size_t len);
 /* Stores the anomaly record, its indexes and trend counters. A record with
  * an id already stored is left unchanged (returns 0). VG_ERR_INVALID
  * (logged, nothing written) when id or user_id is not 1..VG_TX_ID_MAX
@@ -74,8 +76,8 @@ void vg_store_reader_end(vg_store_reader_t *r);
  * vg_store_reader_end. Return 0 or VG_ERR_NOT_FOUND. */
 int vg_store_get_user(vg_store_reader_t *r, uint32_t shard, vg_str_t user_id, const void **val,
                       size_t *len);
-int vg_store_get_seen(vg_store_reader_t *r, uint32_t shard, vg_str_t tx_id, const void **val,
-                      size_t *len);
+int vg_store_get_seen(vg_store_reader_t *r, uint32_t shard, int64_t ts_ms, vg_str_t tx_id,
+                      const void **val, size_t *len);
 
 /* ---- anomaly queries (any thread; each opens its own snapshot) -------- */
 /* Walks matching records newest first, at most q->limit; scans at most
@@ -106,7 +108,8 @@ int vg_store_anomaly_stats(vg_store_t *s, int64_t from_ms, int64_t to_ms, int64_
 
 /* ---- hand-off support (cluster) --------------------------------------- */
 /* Walks every user state ('u', key = user_id) and then every seen id
- * ('s', key = tx id) of shard (<= 65535, else VG_ERR_INVALID), in key
+ * ('s', key = ord64(ts_ms) big-endian + tx id; a full scan of the
+ * time-ordered seen database, filtered) of shard (<= 65535, else VG_ERR_INVALID), in key
  * order, in one snapshot. key and val borrow LMDB memory valid during the
  * callback only. fn's nonzero value stops the walk and is returned. */
 typedef int(vg_store_kv_fn)(void *arg, char kind, vg_str_t key, const void *val, size_t len);

@@ -139,12 +139,12 @@ static void test_users_seen_round_trip(void **state)
     vg_store_batch_t *b;
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
     assert_int_equal(vg_store_put_user(b, 5, VG_STR_LIT("alice"), "state-1", 7), 0);
-    assert_int_equal(vg_store_put_seen(b, 5, VG_STR_LIT("tx-1"), "\x93\x01\x02\x03", 4), 0);
+    assert_int_equal(vg_store_put_seen(b, 5, 1000, VG_STR_LIT("tx-1"), "\x93\x01\x02\x03", 4), 0);
     assert_int_equal(vg_store_put_user(b, 70000, VG_STR_LIT("bob"), "x", 1), VG_ERR_INVALID);
     assert_int_equal(vg_store_put_user(b, 1, VG_STR_NULL, "x", 1), VG_ERR_INVALID);
     char big[300];
     memset(big, 'k', sizeof big);
-    assert_int_equal(vg_store_put_seen(b, 1, (vg_str_t){big, sizeof big}, "x", 1), VG_ERR_INVALID);
+    assert_int_equal(vg_store_put_seen(b, 1, 1000, (vg_str_t){big, sizeof big}, "x", 1), VG_ERR_INVALID);
     assert_int_equal(vg_store_batch_commit(&b), 0); /* argument errors do not poison it */
     assert_null(b);
 
@@ -155,12 +155,15 @@ static void test_users_seen_round_trip(void **state)
     assert_int_equal(vg_store_get_user(r, 5, VG_STR_LIT("alice"), &val, &len), 0);
     assert_int_equal(len, 7);
     assert_memory_equal(val, "state-1", 7);
-    assert_int_equal(vg_store_get_seen(r, 5, VG_STR_LIT("tx-1"), &val, &len), 0);
+    assert_int_equal(vg_store_get_seen(r, 5, 1000, VG_STR_LIT("tx-1"), &val, &len), 0);
     assert_int_equal(len, 4);
     assert_memory_equal(val, "\x93\x01\x02\x03", 4);
     assert_int_equal(vg_store_get_user(r, 6, VG_STR_LIT("alice"), &val, &len), VG_ERR_NOT_FOUND);
     assert_int_equal(vg_store_get_user(r, 5, VG_STR_LIT("alic"), &val, &len), VG_ERR_NOT_FOUND);
-    assert_int_equal(vg_store_get_seen(r, 5, VG_STR_LIT("alice"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 5, 1000, VG_STR_LIT("alice"), &val, &len), VG_ERR_NOT_FOUND);
+    /* the key is (shard, event time, id): another timestamp is another transaction */
+    assert_int_equal(vg_store_get_seen(r, 5, 1001, VG_STR_LIT("tx-1"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 6, 1000, VG_STR_LIT("tx-1"), &val, &len), VG_ERR_NOT_FOUND);
 
     /* the snapshot holds while a newer value commits; renew sees it */
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
@@ -186,7 +189,7 @@ static void test_restart_continuity(void **state)
     vg_store_batch_t *b;
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
     assert_int_equal(vg_store_put_user(b, 9, VG_STR_LIT("carol"), "persisted", 9), 0);
-    assert_int_equal(vg_store_put_seen(b, 9, VG_STR_LIT("tx-9"), "v", 1), 0);
+    assert_int_equal(vg_store_put_seen(b, 9, 1000, VG_STR_LIT("tx-9"), "v", 1), 0);
     s_put_anom(b, s_anom("a-1", "carol", T0, 0.99, VG_DECISION_BLOCK, "mad", "amount"));
     assert_int_equal(vg_store_batch_commit(&b), 0);
     vg_store_close(&f->s);
@@ -200,7 +203,7 @@ static void test_restart_continuity(void **state)
     assert_int_equal(vg_store_reader_begin(r), 0);
     assert_int_equal(vg_store_get_user(r, 9, VG_STR_LIT("carol"), &val, &len), 0);
     assert_memory_equal(val, "persisted", 9);
-    assert_int_equal(vg_store_get_seen(r, 9, VG_STR_LIT("tx-9"), &val, &len), 0);
+    assert_int_equal(vg_store_get_seen(r, 9, 1000, VG_STR_LIT("tx-9"), &val, &len), 0);
     vg_store_reader_end(r);
     vg_store_reader_destroy(&r);
     t_col_t *c = calloc(1, sizeof *c);
@@ -226,7 +229,7 @@ static void test_aborted_batch_writes_nothing(void **state)
     vg_store_batch_t *b;
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
     assert_int_equal(vg_store_put_user(b, 1, VG_STR_LIT("dave"), "s", 1), 0);
-    assert_int_equal(vg_store_put_seen(b, 1, VG_STR_LIT("tx-d"), "v", 1), 0);
+    assert_int_equal(vg_store_put_seen(b, 1, 1000, VG_STR_LIT("tx-d"), "v", 1), 0);
     s_put_anom(b, s_anom("a-d", "dave", T0, 0.9, VG_DECISION_BLOCK, "mad", "amount"));
     vg_store_batch_abort(&b);
     assert_null(b);
@@ -237,7 +240,7 @@ static void test_aborted_batch_writes_nothing(void **state)
     size_t len;
     assert_int_equal(vg_store_reader_begin(r), 0);
     assert_int_equal(vg_store_get_user(r, 1, VG_STR_LIT("dave"), &val, &len), VG_ERR_NOT_FOUND);
-    assert_int_equal(vg_store_get_seen(r, 1, VG_STR_LIT("tx-d"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 1, 1000, VG_STR_LIT("tx-d"), &val, &len), VG_ERR_NOT_FOUND);
     vg_store_reader_end(r);
     vg_store_reader_destroy(&r);
     t_col_t *c = calloc(1, sizeof *c);
@@ -746,6 +749,14 @@ static int s_kv(void *arg, char kind, vg_str_t key, const void *val, size_t len)
     t_kv_t *x = arg;
     assert_true(x->n < 16);
     x->kinds[x->n] = kind;
+    if (kind == 's') { /* seen keys: ord64(ts_ms) big-endian, then the id */
+        assert_true(key.len > 8);
+        const uint8_t *k = (const uint8_t *) key.ptr;
+        uint64_t ord = 0;
+        for (int i = 0; i < 8; i++) ord = ord << 8 | k[i];
+        assert_int_equal((int64_t) (ord ^ (1ull << 63)), 1000);
+        key.ptr += 8, key.len -= 8;
+    }
     snprintf(x->keys[x->n], 16, "%.*s", (int) key.len, key.ptr);
     snprintf(x->vals[x->n++], 16, "%.*s", (int) len, (const char *) val);
     return 0;
@@ -763,7 +774,7 @@ static void test_shard_scan(void **state)
         assert_int_equal(vg_store_put_user(b, shards[i], vg_str_c(users[i]), users[i], 3), 0);
         char tx[8];
         snprintf(tx, sizeof tx, "t-%d", i);
-        assert_int_equal(vg_store_put_seen(b, shards[i], vg_str_c(tx), "v", 1), 0);
+        assert_int_equal(vg_store_put_seen(b, shards[i], 1000, vg_str_c(tx), "v", 1), 0);
     }
     assert_int_equal(vg_store_batch_commit(&b), 0);
     t_kv_t *x = calloc(1, sizeof *x);
