@@ -14,7 +14,10 @@ typedef struct {
     size_t min_block;       /* default block size; 0 = 16 KiB */
 } vg_arena_t;
 
-#define VG_ARENA_INIT {NULL, 0}
+#define VG_ARENA_INIT \
+    {                 \
+        NULL, 0       \
+    }
 
 /* Returns size bytes aligned to 16, never NULL (aborts on OOM). The
  * memory is uninitialised and valid until the next reset/fini. */

@@ -5,25 +5,25 @@
 #define VG_ERR_H
 
 /* X(name, value, message) */
-#define VG_ERR_LIST(X)                                              \
-    X(OK, 0, "ok")                                                  \
-    X(INVALID, -1, "invalid argument or input")                     \
-    X(PARSE, -2, "malformed input")                                 \
-    X(TOO_LARGE, -3, "input too large")                             \
-    X(LIMIT, -4, "limit exceeded")                                  \
-    X(NOT_FOUND, -5, "not found")                                   \
-    X(EXISTS, -6, "already exists")                                 \
-    X(TIMEOUT, -7, "timed out")                                     \
-    X(CLOSED, -8, "closed or shutting down")                        \
-    X(FULL, -9, "queue full (backpressure)")                        \
-    X(UNREACHABLE, -10, "destination unreachable")                  \
-    X(NOT_OWNER, -11, "not the owner of the shard")                 \
-    X(IO, -12, "input/output error")                                \
-    X(STORAGE, -13, "storage error")                                \
-    X(PROTO, -14, "protocol error")                                 \
-    X(UNSUPPORTED, -15, "unsupported")                              \
-    X(AUTH, -16, "authentication required")                         \
-    X(FORBIDDEN, -17, "forbidden")                                  \
+#define VG_ERR_LIST(X)                              \
+    X(OK, 0, "ok")                                  \
+    X(INVALID, -1, "invalid argument or input")     \
+    X(PARSE, -2, "malformed input")                 \
+    X(TOO_LARGE, -3, "input too large")             \
+    X(LIMIT, -4, "limit exceeded")                  \
+    X(NOT_FOUND, -5, "not found")                   \
+    X(EXISTS, -6, "already exists")                 \
+    X(TIMEOUT, -7, "timed out")                     \
+    X(CLOSED, -8, "closed or shutting down")        \
+    X(FULL, -9, "queue full (backpressure)")        \
+    X(UNREACHABLE, -10, "destination unreachable")  \
+    X(NOT_OWNER, -11, "not the owner of the shard") \
+    X(IO, -12, "input/output error")                \
+    X(STORAGE, -13, "storage error")                \
+    X(PROTO, -14, "protocol error")                 \
+    X(UNSUPPORTED, -15, "unsupported")              \
+    X(AUTH, -16, "authentication required")         \
+    X(FORBIDDEN, -17, "forbidden")                  \
     X(INTERNAL, -18, "internal error")
 
 typedef enum {

@@ -50,12 +50,14 @@ void vg_log(vg_log_level level, const char *module, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, s_names[level], module ? module : "-");
+    int n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, s_names[level], module ? module : "-");
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t) n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t) n, fmt, ap);
+    if (n >= 0 && (size_t) n < sizeof line)
+        n += vsnprintf(line + n, sizeof line - (size_t) n, fmt, ap);
     va_end(ap);
     if (n < 0) return;
     if ((size_t) n >= sizeof line - 1) n = (int) sizeof line - 2;

@@ -15,10 +15,10 @@ void vg_log(vg_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define vg_error(mod, ...) vg_log(VG_LOG_ERROR, mod, __VA_ARGS__)
-#define vg_warn(mod, ...) vg_log(VG_LOG_WARN, mod, __VA_ARGS__)
-#define vg_info(mod, ...) vg_log(VG_LOG_INFO, mod, __VA_ARGS__)
-#define vg_debug(mod, ...)                                                    \
-    do {                                                                      \
+#define vg_warn(mod, ...)  vg_log(VG_LOG_WARN, mod, __VA_ARGS__)
+#define vg_info(mod, ...)  vg_log(VG_LOG_INFO, mod, __VA_ARGS__)
+#define vg_debug(mod, ...)                                                              \
+    do {                                                                                \
         if (vg_log_get_level() >= VG_LOG_DEBUG) vg_log(VG_LOG_DEBUG, mod, __VA_ARGS__); \
     } while (0)
 

@@ -18,8 +18,7 @@ char *vg_strndup(const char *s, size_t n);
 
 _Noreturn void vg__assert_fail(const char *expr, const char *file, int line);
 
-#define VG_ASSERT(expr) \
-    ((expr) ? (void) 0 : vg__assert_fail(#expr, __FILE__, __LINE__))
+#define VG_ASSERT(expr) ((expr) ? (void) 0 : vg__assert_fail(#expr, __FILE__, __LINE__))
 #ifdef NDEBUG
 #define VG_DASSERT(expr) ((void) 0)
 #else
@@ -27,10 +26,10 @@ _Noreturn void vg__assert_fail(const char *expr, const char *file, int line);
 #endif
 
 #define VG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define VG_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define VG_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define VG_LIKELY(x) __builtin_expect(!!(x), 1)
-#define VG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define VG_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define VG_MAX(a, b)    ((a) > (b) ? (a) : (b))
+#define VG_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define VG_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 
 #include <stdlib.h>
 #endif

@@ -7,9 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const double vg_hist_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
-                                         0.01,   0.025,   0.05,   0.1,   0.25,  0.5,
-                                         1,      2.5,     5,      10};
+const double vg_hist_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                         0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
 const int vg_hist_latency_n = (int) VG_ARRAY_LEN(vg_hist_latency_bounds);
 
 void vg_hist_init(vg_hist_t *h, const double *bounds, int n_bounds)
@@ -34,7 +33,8 @@ double vg_hist_quantile(const vg_hist_t *h, double q)
 {
     uint64_t total = 0, counts[VG_HIST_MAX_BUCKETS + 1];
     for (int i = 0; i <= h->n_bounds; i++)
-        total += counts[i] = atomic_load_explicit(&((vg_hist_t *) h)->counts[i], memory_order_relaxed);
+        total += counts[i] =
+            atomic_load_explicit(&((vg_hist_t *) h)->counts[i], memory_order_relaxed);
     if (!total) return 0;
     double rank = q * (double) total, seen = 0;
     for (int i = 0; i <= h->n_bounds; i++) {
@@ -100,7 +100,8 @@ void vg_prom_hist(vg_prom_t *p, const char *name, const char *help, const vg_his
     for (int i = 0; i <= h->n_bounds; i++) {
         cum += atomic_load_explicit(&m->counts[i], memory_order_relaxed);
         if (i < h->n_bounds)
-            vg_prom_printf(p, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long) cum);
+            vg_prom_printf(p, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i],
+                           (unsigned long long) cum);
         else
             vg_prom_printf(p, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) cum);
     }

@@ -12,7 +12,7 @@ typedef struct {
     uint32_t len;
 } vg_str_t;
 
-#define VG_STR_NULL ((vg_str_t){NULL, 0})
+#define VG_STR_NULL   ((vg_str_t){NULL, 0})
 #define VG_STR_LIT(s) ((vg_str_t){(s), (uint32_t) (sizeof(s) - 1)})
 
 static inline vg_str_t vg_str_c(const char *s)

@@ -19,13 +19,13 @@
 
 /* ---- routes and metrics ------------------------------------------------ */
 
-#define S_ROUTES(X)                                                 \
-    X(TRANSACTIONS, "/v1/transactions", "transactions")             \
-    X(ANOMALIES, "/v1/anomalies", "anomalies")                      \
-    X(STATS, "/v1/stats/anomalies", "stats")                        \
-    X(HEALTHZ, "/healthz", "healthz")                               \
-    X(READYZ, "/readyz", "readyz")                                  \
-    X(METRICS, "/metrics", "metrics")                               \
+#define S_ROUTES(X)                                     \
+    X(TRANSACTIONS, "/v1/transactions", "transactions") \
+    X(ANOMALIES, "/v1/anomalies", "anomalies")          \
+    X(STATS, "/v1/stats/anomalies", "stats")            \
+    X(HEALTHZ, "/healthz", "healthz")                   \
+    X(READYZ, "/readyz", "readyz")                      \
+    X(METRICS, "/metrics", "metrics")                   \
     X(ROOT, "/", "root")
 
 enum {
@@ -195,12 +195,12 @@ static bool s_method(vg_http_conn_t *c, s_thread_t *t, const char *want)
 
 /* ---- POST /v1/transactions ---------------------------------------------- */
 
-#define S_GROW(arr, n, cap, min)                                               \
-    do {                                                                       \
-        if ((n) >= (cap)) {                                                    \
-            (cap) = (cap) ? (cap) * 2 : (min);                                 \
-            (arr) = vg_realloc((arr), (size_t) (cap) * sizeof *(arr));         \
-        }                                                                      \
+#define S_GROW(arr, n, cap, min)                                       \
+    do {                                                               \
+        if ((n) >= (cap)) {                                            \
+            (cap) = (cap) ? (cap) *2 : (min);                          \
+            (arr) = vg_realloc((arr), (size_t) (cap) * sizeof *(arr)); \
+        }                                                              \
     } while (0)
 
 static int s_collect(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr_t *err)
@@ -387,8 +387,10 @@ static void s_anomaly_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
             char key[VG_TX_ATTR_KEY_MAX + 1];
             snprintf(key, sizeof key, "%.*s", (int) tx->attrs[i].key.len, tx->attrs[i].key.ptr);
             vg_jw_key(w, key);
-            if (tx->attrs[i].kind == VG_ATTR_NUM) vg_jw_num(w, tx->attrs[i].num);
-            else vg_jw_str(w, tx->attrs[i].str);
+            if (tx->attrs[i].kind == VG_ATTR_NUM)
+                vg_jw_num(w, tx->attrs[i].num);
+            else
+                vg_jw_str(w, tx->attrs[i].str);
         }
         vg_jw_obj_end(w);
         vg_jw_obj_end(w);
@@ -396,7 +398,8 @@ static void s_anomaly_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
         vg_jw_obj_begin(w);
         for (uint32_t i = 0; i < a->n_features; i++) {
             char key[64];
-            snprintf(key, sizeof key, "%.*s", (int) a->feature_names[i].len, a->feature_names[i].ptr);
+            snprintf(key, sizeof key, "%.*s", (int) a->feature_names[i].len,
+                     a->feature_names[i].ptr);
             vg_jw_knum(w, key, a->feature_values[i]);
         }
         vg_jw_obj_end(w);
@@ -456,14 +459,16 @@ static bool s_query_params(vg_http_conn_t *c, s_thread_t *t, vg_anomaly_query_t 
         s_error(c, t, VG_ERR_INVALID, "to", -1, "to: must be RFC 3339 or epoch milliseconds");
         return false;
     }
-    if (!s_str_param(c, t, "user_id", &q->user_id) || !s_str_param(c, t, "detector", &q->detector) ||
-        !s_str_param(c, t, "rule", &q->rule) || !s_str_param(c, t, "cursor", &q->cursor))
+    if (!s_str_param(c, t, "user_id", &q->user_id) ||
+        !s_str_param(c, t, "detector", &q->detector) || !s_str_param(c, t, "rule", &q->rule) ||
+        !s_str_param(c, t, "cursor", &q->cursor))
         return false;
     int n = vg_http_param(c, "severity", buf, sizeof buf);
     vg_severity sev;
     if (n >= 0) {
         if (vg_severity_parse((vg_str_t){buf, (uint32_t) n}, &sev)) {
-            s_error(c, t, VG_ERR_INVALID, "severity", -1, "severity: must be low, medium, high or critical");
+            s_error(c, t, VG_ERR_INVALID, "severity", -1,
+                    "severity: must be low, medium, high or critical");
             return false;
         }
         q->min_severity = (int) sev;
@@ -471,7 +476,8 @@ static bool s_query_params(vg_http_conn_t *c, s_thread_t *t, vg_anomaly_query_t 
     vg_decision d;
     if ((n = vg_http_param(c, "decision", buf, sizeof buf)) >= 0) {
         if (vg_decision_parse((vg_str_t){buf, (uint32_t) n}, &d)) {
-            s_error(c, t, VG_ERR_INVALID, "decision", -1, "decision: must be allow, review or block");
+            s_error(c, t, VG_ERR_INVALID, "decision", -1,
+                    "decision: must be allow, review or block");
             return false;
         }
         q->decision = (int) d;
@@ -599,7 +605,8 @@ static void s_stats(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     vg_jw_arr_begin(&t->jw);
     int rc = api->be.anomaly_stats(api->be.ctx, from, to, bms, s_emit_bucket, &t->jw);
     if (rc == VG_ERR_LIMIT) {
-        s_error(c, t, rc, "bucket", -1, "too many buckets: widen the bucket or narrow from/to (max 10000)");
+        s_error(c, t, rc, "bucket", -1,
+                "too many buckets: widen the bucket or narrow from/to (max 10000)");
         return;
     }
     if (rc) {
@@ -636,7 +643,8 @@ static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     };
     vg_prom_t p;
     vg_prom_init(&p);
-    vg_prom_header(&p, "vigil_http_requests_total", "counter", "HTTP requests by route and status.");
+    vg_prom_header(&p, "vigil_http_requests_total", "counter",
+                   "HTTP requests by route and status.");
     for (int r = 0; r < R_COUNT; r++)
         for (int k = 0; k <= S_N_CODES; k++) {
             uint64_t n = vg_counter_get(&api->m_requests[r][k]);
@@ -652,12 +660,17 @@ static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     vg_prom_hist(&p, "vigil_http_request_duration_seconds",
                  "POST /v1/transactions latency (parse, score, commit, reply).",
                  &api->m_latency[R_TRANSACTIONS]);
-    vg_prom_header(&p, "vigil_ingest_transactions_total", "counter", "Transactions received over HTTP by outcome.");
-    vg_prom_sample(&p, "vigil_ingest_transactions_total", "outcome=\"accepted\"", (double) vg_counter_get(&api->m_tx_accepted));
-    vg_prom_sample(&p, "vigil_ingest_transactions_total", "outcome=\"rejected\"", (double) vg_counter_get(&api->m_tx_rejected));
+    vg_prom_header(&p, "vigil_ingest_transactions_total", "counter",
+                   "Transactions received over HTTP by outcome.");
+    vg_prom_sample(&p, "vigil_ingest_transactions_total", "outcome=\"accepted\"",
+                   (double) vg_counter_get(&api->m_tx_accepted));
+    vg_prom_sample(&p, "vigil_ingest_transactions_total", "outcome=\"rejected\"",
+                   (double) vg_counter_get(&api->m_tx_rejected));
     double up = (double) (vg_now_ns() - api->started_ns) / 1e9;
-    vg_prom_header(&p, "vigil_ingest_tx_per_second", "gauge", "Accepted transactions per second since start.");
-    vg_prom_sample(&p, "vigil_ingest_tx_per_second", NULL, up > 0 ? (double) vg_counter_get(&api->m_tx_accepted) / up : 0);
+    vg_prom_header(&p, "vigil_ingest_tx_per_second", "gauge",
+                   "Accepted transactions per second since start.");
+    vg_prom_sample(&p, "vigil_ingest_tx_per_second", NULL,
+                   up > 0 ? (double) vg_counter_get(&api->m_tx_accepted) / up : 0);
     if (api->be.metrics) api->be.metrics(api->be.ctx, &p);
     s_send(c, t, 200, "text/plain; version=0.0.4", p.buf ? p.buf : "", p.len, NULL);
     vg_prom_fini(&p);
@@ -665,18 +678,24 @@ static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 
 static const char s_index_html[] =
     "<!doctype html><html><head><meta charset=utf-8><title>Vigil</title>"
-    "<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
+    "<style>body{font:14px "
+    "system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
     "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
     "<h1>Vigil</h1><p>Latest anomalies (refreshes every 2 s). API: "
-    "<a href=/v1/anomalies>/v1/anomalies</a> · <a href=/v1/stats/anomalies>/v1/stats/anomalies</a> · "
+    "<a href=/v1/anomalies>/v1/anomalies</a> · <a href=/v1/stats/anomalies>/v1/stats/anomalies</a> "
+    "· "
     "<a href=/metrics>/metrics</a> · <a href=/readyz>/readyz</a></p>"
     "<table><thead><tr><th>time</th><th>user</th><th>amount</th><th>score</th><th>decision</th>"
     "<th>reasons</th></tr></thead><tbody id=rows></tbody></table><script>"
     "async function load(){const r=await fetch('/v1/anomalies?limit=25');const j=await r.json();"
-    "const esc=s=>String(s).replace(/[&<>\"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'}[c]));"
-    "document.getElementById('rows').innerHTML=j.anomalies.map(a=>'<tr><td>'+esc(a.timestamp)+'</td><td>'"
+    "const "
+    "esc=s=>String(s).replace(/[&<>\"]/"
+    "g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'}[c]));"
+    "document.getElementById('rows').innerHTML=j.anomalies.map(a=>'<tr><td>'+esc(a.timestamp)+'</"
+    "td><td>'"
     "+esc(a.user_id)+'</td><td>'+esc(a.amount)+' '+esc(a.currency)+'</td><td>'+a.score.toFixed(2)+"
-    "'</td><td>'+esc(a.decision)+'</td><td>'+a.reasons.map(x=>esc(x.detector)+' ('+esc(x.feature)+')')"
+    "'</td><td>'+esc(a.decision)+'</td><td>'+a.reasons.map(x=>esc(x.detector)+' "
+    "('+esc(x.feature)+')')"
     ".join(', ')+'</td></tr>').join('')}load();setInterval(load,2000)</script></body></html>";
 
 static void s_root(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
@@ -696,8 +715,12 @@ static void s_root(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 typedef void(s_handler_fn)(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t);
 
 static s_handler_fn *const s_handlers[R_COUNT] = {
-    [R_TRANSACTIONS] = s_transactions, [R_ANOMALIES] = s_anomalies, [R_STATS] = s_stats,
-    [R_HEALTHZ] = s_healthz,           [R_READYZ] = s_readyz,       [R_METRICS] = s_metrics,
+    [R_TRANSACTIONS] = s_transactions,
+    [R_ANOMALIES] = s_anomalies,
+    [R_STATS] = s_stats,
+    [R_HEALTHZ] = s_healthz,
+    [R_READYZ] = s_readyz,
+    [R_METRICS] = s_metrics,
     [R_ROOT] = s_root,
 };
 

@@ -48,28 +48,37 @@ static int s_dispatch(struct mg_connection *mg, void *cbdata)
     return 1;
 }
 
-int vg_http_start(const vg_http_config_t *cfg, vg_http_server_t **out, char *errbuf,
-                  size_t errlen)
+int vg_http_start(const vg_http_config_t *cfg, vg_http_server_t **out, char *errbuf, size_t errlen)
 {
     static int inited;
     if (!inited++) mg_init_library(0);
     char threads[24], timeout[24], maxhdr[24];
     snprintf(threads, sizeof threads, "%d", cfg->threads > 0 ? cfg->threads : 16);
-    snprintf(timeout, sizeof timeout, "%d", cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 30000);
+    snprintf(timeout, sizeof timeout, "%d",
+             cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 30000);
     snprintf(maxhdr, sizeof maxhdr, "%zu", cfg->max_header_bytes ? cfg->max_header_bytes : 16384);
-    const char *options[] = {"listening_ports", cfg->listen,
-                             "num_threads", threads,
-                             "request_timeout_ms", timeout,
-                             "max_request_size", maxhdr,
-                             "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "30000",
-                             "tcp_nodelay", "1",
-                             "enable_directory_listing", "no",
+    const char *options[] = {"listening_ports",
+                             cfg->listen,
+                             "num_threads",
+                             threads,
+                             "request_timeout_ms",
+                             timeout,
+                             "max_request_size",
+                             maxhdr,
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             "30000",
+                             "tcp_nodelay",
+                             "1",
+                             "enable_directory_listing",
+                             "no",
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = s_log;
-    struct mg_init_data init = {.callbacks = &cb, .user_data = NULL, .configuration_options = options};
+    struct mg_init_data init = {
+        .callbacks = &cb, .user_data = NULL, .configuration_options = options};
     unsigned mgcode = 0;
     char mgerr[256] = "";
     struct mg_error_data err = {.code = &mgcode};

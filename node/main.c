@@ -65,8 +65,12 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     vg_http_server_t *http = NULL;
     vg_api_t *api = NULL;
     if (cfg->gateway) {
-        vg_api_backend_t be = {.ctx = node, .score = s_score, .anomaly_query = s_query,
-                               .anomaly_get = s_get, .anomaly_stats = s_stats, .ready = s_ready,
+        vg_api_backend_t be = {.ctx = node,
+                               .score = s_score,
+                               .anomaly_query = s_query,
+                               .anomaly_get = s_get,
+                               .anomaly_stats = s_stats,
+                               .ready = s_ready,
                                .metrics = s_metrics};
         api = vg_api_new(&(vg_api_config_t){cfg->max_body, cfg->max_items}, &be);
         vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};
@@ -81,7 +85,8 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
         vg_warn("node", "started without --gateway: no transport accepts transactions yet");
     }
     int sig;
-    while ((sig = vg_signals_wait(-1)) == 0) {}
+    while ((sig = vg_signals_wait(-1)) == 0) {
+    }
     vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
     vg_http_stop(&http);
     vg_api_destroy(&api);

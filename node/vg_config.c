@@ -25,8 +25,9 @@ typedef struct {
     const char *help;
 } s_key_t;
 
-#define S_KEY(key, TYPE, field, def, help) \
-    {#key, T_##TYPE, offsetof(vg_node_config_t, field), sizeof(((vg_node_config_t *) 0)->field), def, help},
+#define S_KEY(key, TYPE, field, def, help)                                                       \
+    {#key, T_##TYPE, offsetof(vg_node_config_t, field), sizeof(((vg_node_config_t *) 0)->field), \
+     def,  help},
 static const s_key_t s_keys[] = {VG_NODE_KEYS(S_KEY)};
 #undef S_KEY
 
@@ -44,9 +45,12 @@ static int s_parse_size(const char *v, size_t *out)
     unsigned long long n = strtoull(v, &end, 10);
     if (end == v || errno || v[0] == '-') return -1;
     unsigned long long mul = 1;
-    if (*end == 'k' || *end == 'K') mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M') mul = 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G') mul = 1024ull * 1024 * 1024, end++;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mul = 1024ull * 1024 * 1024, end++;
     if (*end || n > SIZE_MAX / mul) return -1;
     *out = (size_t) (n * mul);
     return 0;
@@ -74,15 +78,21 @@ static int s_set_typed(vg_node_config_t *cfg, const s_key_t *k, const char *v, v
     case T_I64: {
         long long n = strtoll(v, &end, 10);
         bool bad = end == v || *end || errno || (k->type != T_I64 && (n < 0 || n > INT32_MAX));
-        if (bad) return vg_perr_set(err, VG_ERR_INVALID, k->key, "must be a non-negative integer (got '%s')", v);
-        if (k->type == T_INT) *(int *) p = (int) n;
-        else if (k->type == T_U32) *(uint32_t *) p = (uint32_t) n;
-        else *(int64_t *) p = n;
+        if (bad)
+            return vg_perr_set(err, VG_ERR_INVALID, k->key,
+                               "must be a non-negative integer (got '%s')", v);
+        if (k->type == T_INT)
+            *(int *) p = (int) n;
+        else if (k->type == T_U32)
+            *(uint32_t *) p = (uint32_t) n;
+        else
+            *(int64_t *) p = n;
         return 0;
     }
     case T_SIZE:
         if (s_parse_size(v, (size_t *) p))
-            return vg_perr_set(err, VG_ERR_INVALID, k->key, "must be a size like 65536, 64k or 8m (got '%s')", v);
+            return vg_perr_set(err, VG_ERR_INVALID, k->key,
+                               "must be a size like 65536, 64k or 8m (got '%s')", v);
         return 0;
     case T_F64: {
         double d = strtod(v, &end);
@@ -101,8 +111,7 @@ int vg_node_config_set(vg_node_config_t *cfg, const char *key, const char *value
     if (k) return s_set_typed(cfg, k, value, err);
     char msg[256];
     int rc = vg_detect_config_set(&cfg->engine.detect, key, value, msg, sizeof msg);
-    if (rc == VG_ERR_NOT_FOUND)
-        return vg_perr_set(err, rc, key, "unknown option (see --help)");
+    if (rc == VG_ERR_NOT_FOUND) return vg_perr_set(err, rc, key, "unknown option (see --help)");
     if (rc) return vg_perr_set(err, rc, key, "%s", msg);
     return 0;
 }
@@ -138,7 +147,8 @@ int vg_config_parse(const char *text, size_t len, vg_config_kv_fn *fn, void *arg
         size_t n = (size_t) ((nl ? nl : end) - p);
         lineno++;
         snprintf(where, sizeof where, "line %d", lineno);
-        if (n >= sizeof line) return vg_perr_set(err, VG_ERR_PARSE, where, "line too long (max 1023 bytes)");
+        if (n >= sizeof line)
+            return vg_perr_set(err, VG_ERR_PARSE, where, "line too long (max 1023 bytes)");
         memcpy(line, p, n);
         line[n] = 0;
         p = nl ? nl + 1 : end;
@@ -181,7 +191,9 @@ static int s_file_kv(void *arg, const char *key, const char *value, int line, vg
 static int s_load_file(vg_node_config_t *cfg, vg_perr_t *err)
 {
     FILE *f = fopen(cfg->config_path, "rb");
-    if (!f) return vg_perr_set(err, VG_ERR_IO, "config", "cannot open %s: %s", cfg->config_path, strerror(errno));
+    if (!f)
+        return vg_perr_set(err, VG_ERR_IO, "config", "cannot open %s: %s", cfg->config_path,
+                           strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -192,7 +204,8 @@ static int s_load_file(vg_node_config_t *cfg, vg_perr_t *err)
         if (len > (1u << 20)) {
             fclose(f);
             free(buf);
-            return vg_perr_set(err, VG_ERR_TOO_LARGE, "config", "%s is larger than 1 MiB", cfg->config_path);
+            return vg_perr_set(err, VG_ERR_TOO_LARGE, "config", "%s is larger than 1 MiB",
+                               cfg->config_path);
         }
     }
     fclose(f);
@@ -294,12 +307,11 @@ void vg_node_config_usage(FILE *out, const char *prog)
             if (*p == '_') *p = '-';
         fprintf(out, "  %-22s %s (default %s)\n", flag, s_keys[i].help, s_keys[i].def);
     }
-    fprintf(out,
-            "\nDetector options (any source; env uses __ for '.', e.g. VIGIL_MAD__K=5):\n"
-            "  --set NAME.enabled=true|false   NAME.k=THRESHOLD   NAME.min_history=N\n"
-            "  --set NAME.weight=0..1          anomaly_threshold, review_threshold,\n"
-            "  block_threshold, travel_min_km, velocity_min_count\n"
-            "  detectors:");
+    fprintf(out, "\nDetector options (any source; env uses __ for '.', e.g. VIGIL_MAD__K=5):\n"
+                 "  --set NAME.enabled=true|false   NAME.k=THRESHOLD   NAME.min_history=N\n"
+                 "  --set NAME.weight=0..1          anomaly_threshold, review_threshold,\n"
+                 "  block_threshold, travel_min_km, velocity_min_count\n"
+                 "  detectors:");
     for (int d = 0; d < VG_DET_COUNT; d++) fprintf(out, " %s", vg_detector_name(d));
     fprintf(out, "\n\n  -c, --config FILE   read FILE first\n  -h, --help          this text\n"
                  "  --version           print the version\n");
@@ -320,8 +332,10 @@ int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit
             printf("vigil-node %s\n", VG_VERSION);
             return *exit_now = true, 0;
         }
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) path = argv[++i];
-        else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
         else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
             return vg_perr_set(err, VG_ERR_INVALID, argv[i], "needs a file name");
     }

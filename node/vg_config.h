@@ -28,12 +28,12 @@ typedef struct {
 } vg_node_config_t;
 
 /* X(key, TYPE, field, default, help) */
-#define VG_NODE_KEYS(X)                                                                         \
+#define VG_NODE_KEYS(X)                                                                        \
     X(data_dir, STR, data_dir, "var/data", "directory of the node's LMDB state (created)")     \
     X(http, STR, http, "127.0.0.1:8080", "HTTP listen address, host:port")                     \
     X(gateway, BOOL, gateway, "false", "also run the HTTP gateway in this process")            \
-    X(workers, INT, engine.workers, "0", "scoring worker threads (0 = one per core)")           \
-    X(shards, U32, engine.shards, "1024", "virtual shards (fixed for the life of a data dir)")  \
+    X(workers, INT, engine.workers, "0", "scoring worker threads (0 = one per core)")          \
+    X(shards, U32, engine.shards, "1024", "virtual shards (fixed for the life of a data dir)") \
     X(cache_users, U32, engine.cache_users, "65536", "user states cached per worker")          \
     X(http_threads, INT, http_threads, "16", "HTTP worker threads")                            \
     X(max_body, SIZE, max_body, "8m", "largest request body (bytes; k/m suffix), else 413")    \

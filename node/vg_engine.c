@@ -60,10 +60,10 @@ typedef struct {
 } s_anom_put_t;
 
 /* Growable array helper for pooled part buffers. */
-#define S_PUSH(arr, n, cap)                                             \
-    (((n) == (cap) ? ((cap) = (cap) ? (cap) * 2 : 64,                   \
-                      (arr) = vg_realloc((arr), (cap) * sizeof *(arr))) \
-                   : 0),                                                \
+#define S_PUSH(arr, n, cap)                                                                   \
+    (((n) == (cap)                                                                            \
+          ? ((cap) = (cap) ? (cap) *2 : 64, (arr) = vg_realloc((arr), (cap) * sizeof *(arr))) \
+          : 0),                                                                               \
      &(arr)[(n)++])
 
 typedef struct {
@@ -387,8 +387,10 @@ static int s_apply(vg_store_batch_t *b, s_part_t *p, int64_t now_ms)
                                p->seen[k]->bytes, p->seen[k]->len);
     for (uint32_t k = 0; !rc && k < p->n_anoms; k++) {
         const s_anom_put_t *a = &p->anoms[k];
-        vg_anomaly_t rec = {.tx = &p->job->txs[a->tx], .features = &p->feats[a->feat],
-                            .verdict = &p->job->out[a->tx], .detected_ms = now_ms};
+        vg_anomaly_t rec = {.tx = &p->job->txs[a->tx],
+                            .features = &p->feats[a->feat],
+                            .verdict = &p->job->out[a->tx],
+                            .detected_ms = now_ms};
         rc = vg_store_put_anomaly(b, &rec);
         if (rc == VG_ERR_INVALID) { /* a record the store refuses: skip it, keep serving */
             vg_warn("engine", "anomaly %.*s not stored: invalid record", (int) rec.tx->id.len,
@@ -489,8 +491,7 @@ static void s_job_free(s_job_t *job, int n_workers)
 {
     for (int w = 0; w < n_workers; w++) {
         s_part_t *p = &job->parts[w];
-        free(p->items), free(p->users), free(p->seen), free(p->feats),
-            free(p->anoms);
+        free(p->items), free(p->users), free(p->seen), free(p->feats), free(p->anoms);
         vg_arena_fini(&p->arena);
     }
     pthread_mutex_destroy(&job->mu);
@@ -531,7 +532,7 @@ int vg_engine_score(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t
                     vg_arena_t *arena)
 {
     if (!n) return 0;
-    int fail = atomic_load(&e->failed)     ? VG_ERR_STORAGE
+    int fail = atomic_load(&e->failed)                                  ? VG_ERR_STORAGE
                : !atomic_load(&e->started) || atomic_load(&e->stopping) ? VG_ERR_CLOSED
                                                                         : 0;
     s_job_t *job = s_job_get(e);
@@ -608,9 +609,13 @@ int vg_engine_new(const vg_engine_config_t *cfg, vg_store_t *store, vg_engine_t 
 int vg_engine_start(vg_engine_t *e)
 {
     for (int w = 0; w < e->n_workers; w++) {
-        vg_actor_def_t def = {.name = "shard-worker", .handlers = s_handlers,
-                              .n_handlers = VG_ARRAY_LEN(s_handlers), .state = &e->workers[w],
-                              .init = s_worker_init, .fini = s_worker_fini, .worker = w};
+        vg_actor_def_t def = {.name = "shard-worker",
+                              .handlers = s_handlers,
+                              .n_handlers = VG_ARRAY_LEN(s_handlers),
+                              .state = &e->workers[w],
+                              .init = s_worker_init,
+                              .fini = s_worker_fini,
+                              .worker = w};
         int rc = vg_rt_spawn(e->rt, &def, &e->workers[w].addr);
         if (rc) return rc;
     }
@@ -678,26 +683,34 @@ void vg_engine_destroy(vg_engine_t **e_p)
 
 void vg_engine_metrics(vg_engine_t *e, vg_prom_t *p)
 {
-    vg_prom_header(p, "vigil_transactions_total", "counter", "Transactions scored (duplicates included).");
+    vg_prom_header(p, "vigil_transactions_total", "counter",
+                   "Transactions scored (duplicates included).");
     vg_prom_sample(p, "vigil_transactions_total", NULL, (double) vg_counter_get(&e->m_tx));
-    vg_prom_header(p, "vigil_verdicts_total", "counter", "Verdicts by decision (duplicates excluded).");
+    vg_prom_header(p, "vigil_verdicts_total", "counter",
+                   "Verdicts by decision (duplicates excluded).");
     for (int d = 0; d < 3; d++) {
         char label[32];
         snprintf(label, sizeof label, "decision=\"%s\"", vg_decision_name(d));
-        vg_prom_sample(p, "vigil_verdicts_total", label, (double) vg_counter_get(&e->m_decision[d]));
+        vg_prom_sample(p, "vigil_verdicts_total", label,
+                       (double) vg_counter_get(&e->m_decision[d]));
     }
     vg_prom_header(p, "vigil_anomalies_total", "counter", "Anomalies detected and stored.");
     vg_prom_sample(p, "vigil_anomalies_total", NULL, (double) vg_counter_get(&e->m_anom));
-    vg_prom_header(p, "vigil_duplicates_total", "counter", "Repeated transaction ids answered from the store.");
+    vg_prom_header(p, "vigil_duplicates_total", "counter",
+                   "Repeated transaction ids answered from the store.");
     vg_prom_sample(p, "vigil_duplicates_total", NULL, (double) vg_counter_get(&e->m_dup));
-    vg_prom_header(p, "vigil_late_events_total", "counter", "Events older than the lateness tolerance (scored, not applied).");
+    vg_prom_header(p, "vigil_late_events_total", "counter",
+                   "Events older than the lateness tolerance (scored, not applied).");
     vg_prom_sample(p, "vigil_late_events_total", NULL, (double) vg_counter_get(&e->m_late));
     vg_prom_header(p, "vigil_lmdb_commits_total", "counter", "LMDB group commits.");
     vg_prom_sample(p, "vigil_lmdb_commits_total", NULL, (double) vg_counter_get(&e->m_commits));
     vg_prom_header(p, "vigil_lmdb_commit_failures_total", "counter", "Failed LMDB commits.");
-    vg_prom_sample(p, "vigil_lmdb_commit_failures_total", NULL, (double) vg_counter_get(&e->m_commit_fail));
-    vg_prom_hist(p, "vigil_lmdb_commit_seconds", "Time of one LMDB group commit (write txn, fsync).", &e->m_commit);
-    vg_prom_hist(p, "vigil_score_batch_seconds", "Time to score a batch, commit included.", &e->m_batch_wait);
+    vg_prom_sample(p, "vigil_lmdb_commit_failures_total", NULL,
+                   (double) vg_counter_get(&e->m_commit_fail));
+    vg_prom_hist(p, "vigil_lmdb_commit_seconds",
+                 "Time of one LMDB group commit (write txn, fsync).", &e->m_commit);
+    vg_prom_hist(p, "vigil_score_batch_seconds", "Time to score a batch, commit included.",
+                 &e->m_batch_wait);
     vg_prom_header(p, "vigil_ready", "gauge", "1 when the engine accepts work.");
     vg_prom_sample(p, "vigil_ready", NULL, vg_engine_ready(e) ? 1 : 0);
 }

@@ -72,10 +72,14 @@ static int s_hex4(const char *p, uint32_t *out)
     for (int i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (uint32_t) (c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (uint32_t) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (uint32_t) (c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t) (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t) (c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t) (c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -250,8 +254,8 @@ int vg_jr_number(vg_jr_t *r, vg_jnum_t *out)
         exp10 += eneg ? -e : e;
     }
     r->p = p;
-    out->is_int = is_int && !overflow_int && (neg ? mant <= (uint64_t) INT64_MAX + 1
-                                                  : mant <= (uint64_t) INT64_MAX);
+    out->is_int = is_int && !overflow_int &&
+                  (neg ? mant <= (uint64_t) INT64_MAX + 1 : mant <= (uint64_t) INT64_MAX);
     if (out->is_int) out->i = neg ? (int64_t) (0 - mant) : (int64_t) mant;
     if (mant < (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = (double) mant;
@@ -311,7 +315,8 @@ int vg_jr_obj_next(vg_jr_t *r, bool *first, vg_str_t *key)
     *first = false;
     if (vg_jr_peek(r) != '"') return vg_jr_fail(r, VG_ERR_PARSE, "expected a member name"), -1;
     if (vg_jr_string(r, key)) return -1;
-    if (!vg_jr_eat(r, ':')) return vg_jr_fail(r, VG_ERR_PARSE, "expected ':' after member name"), -1;
+    if (!vg_jr_eat(r, ':'))
+        return vg_jr_fail(r, VG_ERR_PARSE, "expected ':' after member name"), -1;
     return 1;
 }
 
@@ -356,8 +361,7 @@ int vg_jr_skip(vg_jr_t *r)
     case 't':
     case 'f': return vg_jr_bool(r, &b);
     case 'n': return vg_jr_null(r) ? 0 : vg_jr_fail(r, VG_ERR_PARSE, "invalid literal");
-    case 0:
-        return r->err ? r->err : vg_jr_fail(r, VG_ERR_PARSE, "unexpected end of input");
+    case 0: return r->err ? r->err : vg_jr_fail(r, VG_ERR_PARSE, "unexpected end of input");
     default:
         if (vg_jr_peek(r) == '-' || (vg_jr_peek(r) >= '0' && vg_jr_peek(r) <= '9'))
             return vg_jr_number(r, &num);

@@ -111,17 +111,25 @@ static void s_escaped(vg_jw_t *w, const char *str, size_t len)
         unsigned char c = s[i];
         if (c >= 0x80) {
             size_t n = s_utf8_seq(s + i, len - i);
-            if (n) s_put(w, str + i, n), i += n;
-            else s_put(w, "\xef\xbf\xbd", 3), i++;
+            if (n)
+                s_put(w, str + i, n), i += n;
+            else
+                s_put(w, "\xef\xbf\xbd", 3), i++;
             continue;
         }
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        if (c == '"') s_put(w, "\\\"", 2);
-        else if (c == '\\') s_put(w, "\\\\", 2);
-        else if (c == '\n') s_put(w, "\\n", 2);
-        else if (c == '\r') s_put(w, "\\r", 2);
-        else if (c == '\t') s_put(w, "\\t", 2);
-        else s_put(w, esc, 6);
+        if (c == '"')
+            s_put(w, "\\\"", 2);
+        else if (c == '\\')
+            s_put(w, "\\\\", 2);
+        else if (c == '\n')
+            s_put(w, "\\n", 2);
+        else if (c == '\r')
+            s_put(w, "\\r", 2);
+        else if (c == '\t')
+            s_put(w, "\\t", 2);
+        else
+            s_put(w, esc, 6);
         i++;
     }
     s_put(w, "\"", 1);

@@ -31,9 +31,9 @@ void vg_jw_arr_begin(vg_jw_t *w);
 void vg_jw_arr_end(vg_jw_t *w);
 /* Member name inside an object; the value follows. */
 void vg_jw_key(vg_jw_t *w, const char *key);
-void vg_jw_str(vg_jw_t *w, vg_str_t s); /* null when s.ptr is NULL */
+void vg_jw_str(vg_jw_t *w, vg_str_t s);     /* null when s.ptr is NULL */
 void vg_jw_cstr(vg_jw_t *w, const char *s); /* null when s is NULL */
-void vg_jw_num(vg_jw_t *w, double v);    /* shortest round-trip form; null if not finite */
+void vg_jw_num(vg_jw_t *w, double v);       /* shortest round-trip form; null if not finite */
 void vg_jw_int(vg_jw_t *w, int64_t v);
 void vg_jw_bool(vg_jw_t *w, bool v);
 void vg_jw_null(vg_jw_t *w);

@@ -124,8 +124,8 @@ void vg_mpw_f64(vg_mpw_t *w, double v)
 }
 
 /* Header for str/bin/array/map: fix form (if any), then 8/16/32 forms. */
-static void s_head(vg_mpw_t *w, uint32_t n, uint8_t fix, uint32_t fixmax, uint8_t m8,
-                   uint8_t m16, uint8_t m32)
+static void s_head(vg_mpw_t *w, uint32_t n, uint8_t fix, uint32_t fixmax, uint8_t m8, uint8_t m16,
+                   uint8_t m32)
 {
     uint8_t *p;
     if (n <= fixmax) {

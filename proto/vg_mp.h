@@ -90,7 +90,7 @@ int vg_mpr_bool(vg_mpr_t *r, bool *out);
 int vg_mpr_uint(vg_mpr_t *r, uint64_t *out);
 int vg_mpr_int(vg_mpr_t *r, int64_t *out); /* any integer fitting int64 */
 int vg_mpr_u32(vg_mpr_t *r, uint32_t *out);
-int vg_mpr_f64(vg_mpr_t *r, double *out);  /* float32/64 or integer */
+int vg_mpr_f64(vg_mpr_t *r, double *out); /* float32/64 or integer */
 /* Zero-copy: out points into the input buffer, valid as long as it is. */
 int vg_mpr_str(vg_mpr_t *r, vg_str_t *out);
 int vg_mpr_bin(vg_mpr_t *r, const uint8_t **ptr, uint32_t *len);

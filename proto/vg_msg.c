@@ -44,7 +44,8 @@ void vg_env_encode(const vg_env_t *e, vg_mpw_t *w)
 int vg_env_decode(const void *buf, size_t len, vg_env_t *e, vg_perr_t *err)
 {
     if (len > VG_ENV_MAX)
-        return vg_perr_set(err, VG_ERR_TOO_LARGE, "envelope", "%zu bytes (max %d)", len, VG_ENV_MAX);
+        return vg_perr_set(err, VG_ERR_TOO_LARGE, "envelope", "%zu bytes (max %d)", len,
+                           VG_ENV_MAX);
     vg_mpr_t r;
     vg_mpr_init(&r, buf, len);
     uint32_t n;
@@ -159,8 +160,7 @@ static int s_item_fail(vg_perr_t *err, const char *list, uint32_t i, int rc)
 static int s_list_len(s_dec_t *d, uint32_t *n, uint32_t max, const char *f)
 {
     if (vg_mpr_array(d->r, n)) return vg_mpr_perr(d->r, d->err, f);
-    if (*n > max)
-        return vg_perr_set(d->err, VG_ERR_LIMIT, f, "%u items (max %u)", *n, max);
+    if (*n > max) return vg_perr_set(d->err, VG_ERR_LIMIT, f, "%u items (max %u)", *n, max);
     return 0;
 }
 
@@ -231,36 +231,36 @@ static int s_val_VERDICTS(const vg_verdict_list_t *v, const char *f, vg_perr_t *
 /* ---- per-message codecs, generated ------------------------------------- */
 
 #define VG__COUNT(KIND, name, doc) +1
-#define VG__ENC(KIND, name, doc) s_enc_##KIND(w, &b->name);
+#define VG__ENC(KIND, name, doc)   s_enc_##KIND(w, &b->name);
 #define VG__DEC(KIND, name, doc) \
     if ((rc = s_dec_##KIND(d, &b->name, #name))) return rc;
 #define VG__VAL(KIND, name, doc) \
     if ((rc = s_val_##KIND(&b->name, #name, err))) return rc;
 
-#define VG__CODEC(NAME, code, lname, BODY)                                                \
-    static void s_enc_##lname(const vg_body_##lname##_t *b, vg_mpw_t *w)                 \
-    {                                                                                     \
-        vg_mpw_array(w, 0 BODY(VG__COUNT));                                              \
-        BODY(VG__ENC)                                                                     \
-    }                                                                                     \
-    static int s_val_##lname(const vg_body_##lname##_t *b, vg_perr_t *err)               \
-    {                                                                                     \
-        int rc;                                                                           \
-        BODY(VG__VAL)                                                                     \
-        return 0;                                                                         \
-    }                                                                                     \
-    static int s_dec_##lname(s_dec_t *d, vg_body_##lname##_t *b)                         \
-    {                                                                                     \
-        uint32_t n;                                                                       \
-        int rc;                                                                           \
-        if (vg_mpr_array(d->r, &n)) return vg_mpr_perr(d->r, d->err, "");                   \
-        if (n < 0 BODY(VG__COUNT))                                                        \
+#define VG__CODEC(NAME, code, lname, BODY)                                                     \
+    static void s_enc_##lname(const vg_body_##lname##_t *b, vg_mpw_t *w)                       \
+    {                                                                                          \
+        vg_mpw_array(w, 0 BODY(VG__COUNT));                                                    \
+        BODY(VG__ENC)                                                                          \
+    }                                                                                          \
+    static int s_val_##lname(const vg_body_##lname##_t *b, vg_perr_t *err)                     \
+    {                                                                                          \
+        int rc;                                                                                \
+        BODY(VG__VAL)                                                                          \
+        return 0;                                                                              \
+    }                                                                                          \
+    static int s_dec_##lname(s_dec_t *d, vg_body_##lname##_t *b)                               \
+    {                                                                                          \
+        uint32_t n;                                                                            \
+        int rc;                                                                                \
+        if (vg_mpr_array(d->r, &n)) return vg_mpr_perr(d->r, d->err, "");                      \
+        if (n < 0 BODY(VG__COUNT))                                                             \
             return vg_perr_set(d->err, VG_ERR_PARSE, "", "%s body has %u fields, expected %d", \
-                               #NAME, n, 0 BODY(VG__COUNT));                              \
-        BODY(VG__DEC)                                                                     \
-        for (uint32_t i = 0 BODY(VG__COUNT); i < n; i++)                                  \
-            if (vg_mpr_skip(d->r)) return vg_mpr_perr(d->r, d->err, "");                    \
-        return s_val_##lname(b, d->err);                                                  \
+                               #NAME, n, 0 BODY(VG__COUNT));                                   \
+        BODY(VG__DEC)                                                                          \
+        for (uint32_t i = 0 BODY(VG__COUNT); i < n; i++)                                       \
+            if (vg_mpr_skip(d->r)) return vg_mpr_perr(d->r, d->err, "");                       \
+        return s_val_##lname(b, d->err);                                                       \
     }
 VG_MSG_TABLE(VG__CODEC)
 #undef VG__CODEC
@@ -289,8 +289,7 @@ int vg_msg_validate(const vg_msg_t *m, vg_perr_t *err)
     }
 }
 
-int vg_msg_body_decode(const void *buf, size_t len, vg_msg_t *m, vg_arena_t *arena,
-                       vg_perr_t *err)
+int vg_msg_body_decode(const void *buf, size_t len, vg_msg_t *m, vg_arena_t *arena, vg_perr_t *err)
 {
     if (len > VG_FRAME_MAX)
         return vg_perr_set(err, VG_ERR_TOO_LARGE, "body", "%zu bytes (max %u)", len, VG_FRAME_MAX);

@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 #define VG_PROTO_VERSION 1
-#define VG_ENV_FIELDS 9
-#define VG_ENV_MAX 64            /* bytes: an envelope frame is never longer */
-#define VG_FRAME_MAX (16u << 20) /* bytes: body frames above are rejected unread */
+#define VG_ENV_FIELDS    9
+#define VG_ENV_MAX       64          /* bytes: an envelope frame is never longer */
+#define VG_FRAME_MAX     (16u << 20) /* bytes: body frames above are rejected unread */
 
 typedef enum {
 #define VG__MSG_ENUM(NAME, code, lname, BODY) VG_MSG_##NAME = code,
@@ -38,11 +38,11 @@ typedef struct {
     vg_verdict_t *items;
 } vg_verdict_list_t;
 
-#define VG__CTYPE_U32 uint32_t
-#define VG__CTYPE_U64 uint64_t
-#define VG__CTYPE_I32 int32_t
-#define VG__CTYPE_STR vg_str_t
-#define VG__CTYPE_TXS vg_tx_list_t
+#define VG__CTYPE_U32      uint32_t
+#define VG__CTYPE_U64      uint64_t
+#define VG__CTYPE_I32      int32_t
+#define VG__CTYPE_STR      vg_str_t
+#define VG__CTYPE_TXS      vg_tx_list_t
 #define VG__CTYPE_VERDICTS vg_verdict_list_t
 
 /* One struct per message body: vg_body_<lname>_t. */
@@ -94,8 +94,7 @@ int vg_msg_body_encode(const vg_msg_t *m, vg_mpw_t *w);
  * Validates every field (vg_msg_validate). Extra trailing fields are
  * skipped (forward compatibility). Returns 0 or a vg_err with err naming
  * the field, e.g. "txs[3].amount". */
-int vg_msg_body_decode(const void *buf, size_t len, vg_msg_t *m, vg_arena_t *arena,
-                       vg_perr_t *err);
+int vg_msg_body_decode(const void *buf, size_t len, vg_msg_t *m, vg_arena_t *arena, vg_perr_t *err);
 
 /* Checks the semantic rules of every field of m (string UTF-8, list caps,
  * each transaction's schema). */

@@ -15,23 +15,23 @@
 
 #define VG_BODY_PING(F) F(U64, sent_ns, "sender's clock in ns, echoed by PONG")
 #define VG_BODY_PONG(F) F(U64, sent_ns, "the PING's sent_ns")
-#define VG_BODY_ERROR(F)                        \
-    F(I32, code, "vg_err code (negative)")      \
+#define VG_BODY_ERROR(F)                   \
+    F(I32, code, "vg_err code (negative)") \
     F(STR, message, "human-readable reason")
-#define VG_BODY_NOT_OWNER(F)                                           \
-    F(U32, shard, "the shard the message was for")                    \
-    F(U64, epoch, "the receiver's current epoch of that shard")       \
+#define VG_BODY_NOT_OWNER(F)                                    \
+    F(U32, shard, "the shard the message was for")              \
+    F(U64, epoch, "the receiver's current epoch of that shard") \
     F(U32, owner, "node id the receiver believes owns it, 0 unknown")
-#define VG_BODY_TX_BATCH(F) F(TXS, txs, "transactions, all of envelope.shard")
+#define VG_BODY_TX_BATCH(F)      F(TXS, txs, "transactions, all of envelope.shard")
 #define VG_BODY_VERDICT_BATCH(F) F(VERDICTS, verdicts, "one per transaction, in order")
 
 /* M(NAME, code, lname, BODY) */
-#define VG_MSG_TABLE(M)                                          \
-    M(PING, 0x01, ping, VG_BODY_PING)                            \
-    M(PONG, 0x02, pong, VG_BODY_PONG)                            \
-    M(ERROR, 0x03, error, VG_BODY_ERROR)                         \
-    M(NOT_OWNER, 0x04, not_owner, VG_BODY_NOT_OWNER)             \
-    M(TX_BATCH, 0x10, tx_batch, VG_BODY_TX_BATCH)                \
+#define VG_MSG_TABLE(M)                              \
+    M(PING, 0x01, ping, VG_BODY_PING)                \
+    M(PONG, 0x02, pong, VG_BODY_PONG)                \
+    M(ERROR, 0x03, error, VG_BODY_ERROR)             \
+    M(NOT_OWNER, 0x04, not_owner, VG_BODY_NOT_OWNER) \
+    M(TX_BATCH, 0x10, tx_batch, VG_BODY_TX_BATCH)    \
     M(VERDICT_BATCH, 0x11, verdict_batch, VG_BODY_VERDICT_BATCH)
 
 #endif

@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 typedef struct {
-    int code;        /* vg_err; 0 = no error */
-    int32_t index;   /* item index within a batch, -1 when not applicable */
-    char field[96];  /* e.g. "amount", "attributes.tier"; "" = the whole input */
+    int code;       /* vg_err; 0 = no error */
+    int32_t index;  /* item index within a batch, -1 when not applicable */
+    char field[96]; /* e.g. "amount", "attributes.tier"; "" = the whole input */
     char reason[160];
 } vg_perr_t;
 

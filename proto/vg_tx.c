@@ -48,10 +48,14 @@ bool vg_utf8_valid(const char *str, size_t len)
         }
         size_t n;
         uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) n = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0) n = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0) n = 4, cp = c & 0x07, min = 0x10000;
-        else return false;
+        if ((c & 0xe0) == 0xc0)
+            n = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            n = 3, cp = c & 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            n = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return false;
         if ((size_t) (end - s) < n) return false;
         for (size_t i = 1; i < n; i++) {
             if ((s[i] & 0xc0) != 0x80) return false;
@@ -185,8 +189,8 @@ static int s_check_str(vg_str_t v, const char *field, uint32_t min, uint32_t max
         if (v.len == 0 && !required)
             return vg_perr_set(err, VG_ERR_INVALID, field,
                                "must not be empty (omit the field or send null)");
-        return vg_perr_set(err, VG_ERR_INVALID, field, "must be %u to %u bytes long (got %u)",
-                           min, max, v.len);
+        return vg_perr_set(err, VG_ERR_INVALID, field, "must be %u to %u bytes long (got %u)", min,
+                           max, v.len);
     }
     if (!vg_utf8_valid(v.ptr, v.len))
         return vg_perr_set(err, VG_ERR_INVALID, field, "must be valid UTF-8");
@@ -230,8 +234,7 @@ static int s_attr_fail(const vg_tx_attr_t *a, vg_perr_t *err, const char *reason
 static int s_check_attrs(const vg_tx_t *tx, vg_perr_t *err)
 {
     if (tx->n_attrs > VG_TX_ATTR_MAX)
-        return vg_perr_set(err, VG_ERR_INVALID, "attributes", "at most %d entries",
-                           VG_TX_ATTR_MAX);
+        return vg_perr_set(err, VG_ERR_INVALID, "attributes", "at most %d entries", VG_TX_ATTR_MAX);
     for (unsigned i = 0; i < tx->n_attrs; i++) {
         const vg_tx_attr_t *a = &tx->attrs[i];
         if (a->key.len == 0 || a->key.len > VG_TX_ATTR_KEY_MAX ||
@@ -256,13 +259,14 @@ int vg_tx_validate(const vg_tx_t *tx, vg_perr_t *err)
     if (s_check_str(tx->id, "id", 1, VG_TX_ID_MAX, true, err) ||
         s_check_str(tx->user_id, "user_id", 1, VG_TX_ID_MAX, true, err))
         return VG_ERR_INVALID;
-    if (tx->amount != tx->amount)
-        return vg_perr_set(err, VG_ERR_INVALID, "amount", "required");
+    if (tx->amount != tx->amount) return vg_perr_set(err, VG_ERR_INVALID, "amount", "required");
     if (!isfinite(tx->amount) || tx->amount < 0 || tx->amount > VG_TX_AMOUNT_MAX)
-        return vg_perr_set(err, VG_ERR_INVALID, "amount", "must be a finite number >= 0 and <= 1e15");
+        return vg_perr_set(err, VG_ERR_INVALID, "amount",
+                           "must be a finite number >= 0 and <= 1e15");
     if (!tx->currency[0]) return vg_perr_set(err, VG_ERR_INVALID, "currency", "required");
     if (!s_upper(tx->currency, 3))
-        return vg_perr_set(err, VG_ERR_INVALID, "currency", "must be 3 upper-case letters (ISO 4217)");
+        return vg_perr_set(err, VG_ERR_INVALID, "currency",
+                           "must be 3 upper-case letters (ISO 4217)");
     if (tx->ts_ms == INT64_MIN) return vg_perr_set(err, VG_ERR_INVALID, "timestamp", "required");
     if (tx->ts_ms < 0 || tx->ts_ms > VG_TX_TS_MAX)
         return vg_perr_set(err, VG_ERR_INVALID, "timestamp",

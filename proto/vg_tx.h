@@ -14,16 +14,16 @@
 #include <stdint.h>
 
 /* Limits (documented in PROTOCOL.md and README). */
-#define VG_TX_ID_MAX 64            /* id, user_id: 1..64 bytes */
-#define VG_TX_STR_MAX 128          /* merchant_id, merchant_category, channel, device_id */
-#define VG_TX_IP_MAX 45            /* textual IPv4/IPv6 */
-#define VG_TX_AMOUNT_MAX 1e15      /* amounts above are rejected */
-#define VG_TX_TS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z in ms */
-#define VG_TX_ATTR_MAX 16          /* attributes: at most 16 entries */
-#define VG_TX_ATTR_KEY_MAX 64      /* key 1..64 bytes */
-#define VG_TX_ATTR_STR_MAX 256     /* string value 0..256 bytes */
-#define VG_TX_MP_FIELDS 15         /* msgpack array length (PROTOCOL.md) */
-#define VG_TX_BATCH_MAX 4096       /* transactions per TX_BATCH message */
+#define VG_TX_ID_MAX       64   /* id, user_id: 1..64 bytes */
+#define VG_TX_STR_MAX      128  /* merchant_id, merchant_category, channel, device_id */
+#define VG_TX_IP_MAX       45   /* textual IPv4/IPv6 */
+#define VG_TX_AMOUNT_MAX   1e15 /* amounts above are rejected */
+#define VG_TX_TS_MAX       253402300799999LL /* 9999-12-31T23:59:59.999Z in ms */
+#define VG_TX_ATTR_MAX     16                /* attributes: at most 16 entries */
+#define VG_TX_ATTR_KEY_MAX 64                /* key 1..64 bytes */
+#define VG_TX_ATTR_STR_MAX 256               /* string value 0..256 bytes */
+#define VG_TX_MP_FIELDS    15                /* msgpack array length (PROTOCOL.md) */
+#define VG_TX_BATCH_MAX    4096              /* transactions per TX_BATCH message */
 
 typedef enum { VG_ATTR_STR = 1, VG_ATTR_NUM = 2 } vg_attr_kind;
 
@@ -81,8 +81,7 @@ int vg_tx_decode(vg_mpr_t *r, vg_tx_t *tx, vg_perr_t *err);
  * zero-copy slices of json unless they contain escapes, in which case the
  * decoded copy lives in arena. Unknown fields are ignored; a duplicated
  * known field is an error. */
-int vg_tx_from_json(const char *json, size_t len, vg_tx_t *tx, vg_arena_t *arena,
-                    vg_perr_t *err);
+int vg_tx_from_json(const char *json, size_t len, vg_tx_t *tx, vg_arena_t *arena, vg_perr_t *err);
 
 /* shard = xxhash64(user_id, seed 0) % n_shards (ARCHITECTURE.md). */
 uint32_t vg_shard_of(vg_str_t user_id, uint32_t n_shards);

@@ -14,8 +14,21 @@
 #include <string.h>
 
 typedef enum {
-    F_ID, F_USER_ID, F_AMOUNT, F_CURRENCY, F_TIMESTAMP, F_MERCHANT_ID, F_MERCHANT_CATEGORY,
-    F_COUNTRY, F_CHANNEL, F_DEVICE_ID, F_IP, F_LAT, F_LON, F_ATTRIBUTES, F_COUNT
+    F_ID,
+    F_USER_ID,
+    F_AMOUNT,
+    F_CURRENCY,
+    F_TIMESTAMP,
+    F_MERCHANT_ID,
+    F_MERCHANT_CATEGORY,
+    F_COUNTRY,
+    F_CHANNEL,
+    F_DEVICE_ID,
+    F_IP,
+    F_LAT,
+    F_LON,
+    F_ATTRIBUTES,
+    F_COUNT
 } s_field;
 
 static const struct {
@@ -42,8 +55,7 @@ static int s_field_of(vg_str_t key)
 {
     /* the table is tiny: compare lengths first, bytes only on a match */
     for (int f = 0; f < F_COUNT; f++)
-        if (key.len == s_fields[f].len && memcmp(key.ptr, s_fields[f].name, key.len) == 0)
-            return f;
+        if (key.len == s_fields[f].len && memcmp(key.ptr, s_fields[f].name, key.len) == 0) return f;
     return -1;
 }
 
@@ -229,16 +241,17 @@ static int s_syntax(vg_jr_t *r, vg_perr_t *err)
 {
     size_t line = 1, col = 1;
     for (const char *p = r->start; p < r->start + r->err_off; p++) {
-        if (*p == '\n') line++, col = 1;
-        else col++;
+        if (*p == '\n')
+            line++, col = 1;
+        else
+            col++;
     }
     vg_perr_clear(err);
     return vg_perr_set(err, r->err, "", "invalid JSON at line %zu column %zu: %s", line, col,
                        r->reason ? r->reason : "syntax error");
 }
 
-int vg_tx_from_json(const char *json, size_t len, vg_tx_t *tx, vg_arena_t *arena,
-                    vg_perr_t *err)
+int vg_tx_from_json(const char *json, size_t len, vg_tx_t *tx, vg_arena_t *arena, vg_perr_t *err)
 {
     vg_perr_t local;
     if (!err) err = &local;
@@ -264,8 +277,8 @@ static int s_emit(vg_tx_each_fn *fn, void *arg, uint32_t index, vg_tx_t *tx, vg_
     return fn(arg, index, tx, rc ? item : NULL);
 }
 
-static int s_array(vg_jr_t *r, const vg_txj_opts_t *o, vg_tx_each_fn *fn, void *arg,
-                   vg_perr_t *err, uint32_t *count)
+static int s_array(vg_jr_t *r, const vg_txj_opts_t *o, vg_tx_each_fn *fn, void *arg, vg_perr_t *err,
+                   uint32_t *count)
 {
     vg_tx_t tx;
     vg_perr_t item;
@@ -274,8 +287,8 @@ static int s_array(vg_jr_t *r, const vg_txj_opts_t *o, vg_tx_each_fn *fn, void *
     if (vg_jr_arr_begin(r)) return s_syntax(r, err);
     while ((more = vg_jr_arr_next(r, &first)) > 0) {
         if (*count >= o->max_items)
-            return vg_perr_set(err, VG_ERR_TOO_LARGE, "", "more than %u transactions in one request",
-                               o->max_items);
+            return vg_perr_set(err, VG_ERR_TOO_LARGE, "",
+                               "more than %u transactions in one request", o->max_items);
         vg_perr_clear(&item);
         int rc = s_object(r, &tx, &item);
         if (r->err) return s_syntax(r, err);
@@ -304,8 +317,8 @@ static int s_ndjson(const char *body, size_t len, const vg_txj_opts_t *o, vg_are
         p = nl ? nl + 1 : end;
         if (vg_jr_at_end(&r)) continue; /* blank line */
         if (*count >= o->max_items)
-            return vg_perr_set(err, VG_ERR_TOO_LARGE, "", "more than %u transactions in one request",
-                               o->max_items);
+            return vg_perr_set(err, VG_ERR_TOO_LARGE, "",
+                               "more than %u transactions in one request", o->max_items);
         vg_perr_clear(&item);
         int rc = s_object(&r, &tx, &item);
         if (!r.err && !rc && !vg_jr_at_end(&r))
@@ -333,10 +346,15 @@ int vg_tx_json_each(const char *body, size_t len, const vg_txj_opts_t *opts, vg_
     vg_jr_init(&r, body, len, arena);
     char c = vg_jr_peek(&r);
     if (res->shape == VG_TXJ_AUTO) {
-        if (c == '[') res->shape = VG_TXJ_ARRAY;
-        else if (c == '{') res->shape = VG_TXJ_ONE;
-        else if (c == 0) return vg_perr_set(err, VG_ERR_PARSE, "", "empty request body");
-        else return vg_perr_set(err, VG_ERR_PARSE, "", "expected a JSON object, an array of objects or NDJSON");
+        if (c == '[')
+            res->shape = VG_TXJ_ARRAY;
+        else if (c == '{')
+            res->shape = VG_TXJ_ONE;
+        else if (c == 0)
+            return vg_perr_set(err, VG_ERR_PARSE, "", "empty request body");
+        else
+            return vg_perr_set(err, VG_ERR_PARSE, "",
+                               "expected a JSON object, an array of objects or NDJSON");
     }
     if (res->shape == VG_TXJ_ARRAY) return s_array(&r, &o, fn, arg, err, &res->count);
     if (res->shape == VG_TXJ_NDJSON)

@@ -11,8 +11,8 @@
 typedef enum { VG_TXJ_AUTO = 0, VG_TXJ_ONE, VG_TXJ_ARRAY, VG_TXJ_NDJSON } vg_txj_shape;
 
 typedef struct {
-    vg_txj_shape shape;  /* AUTO: '[' = array, one object = ONE, several = NDJSON */
-    uint32_t max_items;  /* 0 = VG_TXJ_MAX_ITEMS_DEFAULT; more is VG_ERR_TOO_LARGE */
+    vg_txj_shape shape; /* AUTO: '[' = array, one object = ONE, several = NDJSON */
+    uint32_t max_items; /* 0 = VG_TXJ_MAX_ITEMS_DEFAULT; more is VG_ERR_TOO_LARGE */
 } vg_txj_opts_t;
 
 typedef struct {

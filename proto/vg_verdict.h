@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define VG_VERDICT_REASONS_MAX 8
-#define VG_VERDICT_MP_FIELDS 8
-#define VG_REASON_MP_FIELDS 6
+#define VG_VERDICT_MP_FIELDS   8
+#define VG_REASON_MP_FIELDS    6
 
 typedef enum { VG_DECISION_ALLOW = 0, VG_DECISION_REVIEW = 1, VG_DECISION_BLOCK = 2 } vg_decision;
 

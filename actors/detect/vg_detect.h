@@ -68,5 +68,4 @@ const char *vg_detector_name(int det);
  * static). Leaves out->id, status and flags untouched. */
 void vg_detect_score(const vg_detect_config_t *cfg, const vg_features_t *f, vg_verdict_t *out);
 
-
 #endif

@@ -99,7 +99,8 @@ static int s_features(vg_mpr_t *r, vg_anomaly_rec_t *rec, vg_perr_t *err)
     for (uint32_t i = 0; i < n; i++) {
         vg_str_t name;
         double value;
-        if (vg_mpr_str(r, &name) || s_feature_value(r, &value)) return vg_mpr_perr(r, err, "features");
+        if (vg_mpr_str(r, &name) || s_feature_value(r, &value))
+            return vg_mpr_perr(r, err, "features");
         if (rec->n_features < VG_ARRAY_LEN(rec->feature_names)) {
             rec->feature_names[rec->n_features] = name;
             rec->feature_values[rec->n_features++] = value;

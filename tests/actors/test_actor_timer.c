@@ -138,7 +138,8 @@ static void test_many_in_order(void **unused)
         /* deadlines are whole ms apart or equal: order by deadline, give or
          * take how long the arming loop ran (a loaded machine preempts it) */
         if (i > 0)
-            assert_true(s_st.due_ns[s_st.tag[i - 1]] <= s_st.due_ns[tag] + 1000000u + s_st.arm_span_ns);
+            assert_true(s_st.due_ns[s_st.tag[i - 1]] <=
+                        s_st.due_ns[tag] + 1000000u + s_st.arm_span_ns);
     }
     for (int i = 0; i < 1000; i++) assert_int_equal(seen[i], 1);
     vg_rt_destroy(&rt);

@@ -78,12 +78,15 @@ static inline e2e_resp_t e2e_http(const e2e_node_t *n, const char *method, const
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
         char ct[128];
-        snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+        snprintf(ct, sizeof ct, "Content-Type: %s",
+                 content_type ? content_type : "application/json");
         h = curl_slist_append(h, ct);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     }
-    if (curl_easy_perform(c) != CURLE_OK) r.status = -1;
-    else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    if (curl_easy_perform(c) != CURLE_OK)
+        r.status = -1;
+    else
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (r.body) r.json = json_loads(r.body, 0, NULL);
@@ -122,8 +125,8 @@ static inline int e2e_start(e2e_node_t *n, const char *const *extra)
     char listen[64], data[300];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", n->port);
     snprintf(data, sizeof data, "%s/data", n->dir);
-    const char *argv[32] = {e2e_bin(), "--gateway", "--http", listen, "--data-dir", data,
-                            "--workers", "2", "--http-threads", "8"};
+    const char *argv[32] = {e2e_bin(), "--gateway", "--http", listen,           "--data-dir",
+                            data,      "--workers", "2",      "--http-threads", "8"};
     int argc = 10;
     for (int i = 0; extra && extra[i] && argc < 31; i++) argv[argc++] = extra[i];
     argv[argc] = NULL;

@@ -12,12 +12,12 @@
 
 static e2e_node_t s_node;
 
-#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define T0   1767225600000LL /* 2026-01-01T00:00:00Z */
 #define HOUR 3600000LL
 
 /* A routine-looking transaction of user u at hour h with the amount. */
-static char *s_tx(char *buf, size_t cap, const char *id, const char *user, double amount, int64_t ts,
-                  const char *device, const char *country)
+static char *s_tx(char *buf, size_t cap, const char *id, const char *user, double amount,
+                  int64_t ts, const char *device, const char *country)
 {
     snprintf(buf, cap,
              "{\"id\":\"%s\",\"user_id\":\"%s\",\"amount\":%.2f,\"currency\":\"EUR\","
@@ -95,7 +95,8 @@ static void test_mixed_batch_and_ndjson(void **state)
 {
     (void) state;
     char a[300], b[300], body[1200];
-    snprintf(body, sizeof body, "[%s,{\"id\":\"bad-1\",\"user_id\":\"carol\",\"amount\":\"ten\"},%s]",
+    snprintf(body, sizeof body,
+             "[%s,{\"id\":\"bad-1\",\"user_id\":\"carol\",\"amount\":\"ten\"},%s]",
              s_tx(a, sizeof a, "mix-1", "carol", 10, T0, "d-1", "FR"),
              s_tx(b, sizeof b, "mix-2", "carol", 11, T0 + HOUR, "d-1", "FR"));
     e2e_resp_t r = e2e_post(&s_node, "/v1/transactions", body);
@@ -112,7 +113,8 @@ static void test_mixed_batch_and_ndjson(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(res, 2), "id")), "mix-2");
     e2e_resp_free(&r);
     /* NDJSON by content type, a broken line fails alone */
-    snprintf(body, sizeof body, "%s\n{oops\n%s\n", s_tx(a, sizeof a, "nd-1", "dave", 5, T0, "d", "FR"),
+    snprintf(body, sizeof body, "%s\n{oops\n%s\n",
+             s_tx(a, sizeof a, "nd-1", "dave", 5, T0, "d", "FR"),
              s_tx(b, sizeof b, "nd-2", "dave", 6, T0 + HOUR, "d", "FR"));
     r = e2e_http(&s_node, "POST", "/v1/transactions", body, strlen(body), "application/x-ndjson");
     assert_int_equal(r.status, 200);
@@ -122,7 +124,8 @@ static void test_mixed_batch_and_ndjson(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(res, 2), "id")), "nd-2");
     e2e_resp_free(&r);
     /* the rejected item was not stored: resubmitting it valid is not a duplicate */
-    r = e2e_post(&s_node, "/v1/transactions", s_tx(a, sizeof a, "bad-1", "carol", 12, T0 + 2 * HOUR, "d-1", "FR"));
+    r = e2e_post(&s_node, "/v1/transactions",
+                 s_tx(a, sizeof a, "bad-1", "carol", 12, T0 + 2 * HOUR, "d-1", "FR"));
     assert_int_equal(r.status, 200);
     assert_null(json_object_get(r.json, "duplicate"));
     e2e_resp_free(&r);
@@ -160,7 +163,8 @@ static void test_anomaly_query_and_idempotency(void **state)
     assert_int_equal(r.status, 200);
     json_t *list = json_object_get(r.json, "anomalies");
     assert_int_equal(json_array_size(list), 1); /* the retry stored nothing new */
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), "alice-spike");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
+                        "alice-spike");
     e2e_resp_free(&r);
 
     r = e2e_get(&s_node, "/v1/anomalies/alice-spike");
@@ -198,8 +202,9 @@ static void test_restart_continuity(void **state)
     assert_int_equal(e2e_stop(&s_node, SIGTERM), 0);
     assert_int_equal(e2e_start(&s_node, NULL), 0);
     char tx[300];
-    e2e_resp_t r = e2e_post(&s_node, "/v1/transactions",
-                            s_tx(tx, sizeof tx, "erin-h3", "erin", 36, T0 + 3 * 6 * HOUR, "d-1", "FR"));
+    e2e_resp_t r =
+        e2e_post(&s_node, "/v1/transactions",
+                 s_tx(tx, sizeof tx, "erin-h3", "erin", 36, T0 + 3 * 6 * HOUR, "d-1", "FR"));
     assert_true(json_is_true(json_object_get(r.json, "duplicate")));
     e2e_resp_free(&r);
     r = e2e_post(&s_node, "/v1/transactions",
@@ -207,7 +212,8 @@ static void test_restart_continuity(void **state)
     assert_true(json_is_true(json_object_get(r.json, "anomaly")));
     e2e_resp_free(&r);
     r = e2e_get(&s_node, "/v1/anomalies/erin-spike");
-    assert_true(json_number_value(json_object_get(json_object_get(r.json, "features"), "n_prior")) == 20);
+    assert_true(
+        json_number_value(json_object_get(json_object_get(r.json, "features"), "n_prior")) == 20);
     e2e_resp_free(&r);
 
     /* acknowledged, then kill -9: the effects survive */
@@ -226,7 +232,8 @@ static void test_restart_continuity(void **state)
     e2e_resp_free(&r);
     r = e2e_get(&s_node, "/v1/anomalies/erin-spike2");
     assert_int_equal(r.status, 200);
-    assert_true(json_number_value(json_object_get(json_object_get(r.json, "features"), "n_prior")) == 22);
+    assert_true(
+        json_number_value(json_object_get(json_object_get(r.json, "features"), "n_prior")) == 22);
     e2e_resp_free(&r);
 }
 
@@ -247,9 +254,15 @@ static void test_bad_input_table(void **state)
         {"POST", "/v1/transactions", "{\"id\":", 400, NULL, "invalid JSON"},
         {"POST", "/v1/transactions", "", 400, NULL, "empty"},
         {"POST", "/v1/transactions", "[1,", 400, NULL, "invalid JSON"},
-        {"POST", "/v1/transactions", "{\"id\":1,\"user_id\":\"u\",\"amount\":1,\"currency\":\"EUR\",\"timestamp\":1}", 400, "id", "must be a string"},
-        {"POST", "/v1/transactions", "{\"id\":\"m1\",\"amount\":1,\"currency\":\"EUR\",\"timestamp\":1}", 400, "user_id", "required"},
-        {"POST", "/v1/transactions", "{\"id\":\"m2\",\"user_id\":\"u\",\"amount\":1,\"currency\":\"eur\",\"timestamp\":1}", 400, "currency", "ISO 4217"},
+        {"POST", "/v1/transactions",
+         "{\"id\":1,\"user_id\":\"u\",\"amount\":1,\"currency\":\"EUR\",\"timestamp\":1}", 400,
+         "id", "must be a string"},
+        {"POST", "/v1/transactions",
+         "{\"id\":\"m1\",\"amount\":1,\"currency\":\"EUR\",\"timestamp\":1}", 400, "user_id",
+         "required"},
+        {"POST", "/v1/transactions",
+         "{\"id\":\"m2\",\"user_id\":\"u\",\"amount\":1,\"currency\":\"eur\",\"timestamp\":1}", 400,
+         "currency", "ISO 4217"},
         {"POST", "/v1/transactions", deep, 400, NULL, "nesting too deep"},
         {"GET", "/v1/transactions", NULL, 405, NULL, "not allowed"},
         {"GET", "/v1/anomalies?limit=0", NULL, 400, "limit", "1 to 1000"},
@@ -261,20 +274,23 @@ static void test_bad_input_table(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct bad *c = &cases[i];
-        e2e_resp_t r = e2e_http(&s_node, c->method, c->path, c->body, c->body ? strlen(c->body) : 0, NULL);
+        e2e_resp_t r =
+            e2e_http(&s_node, c->method, c->path, c->body, c->body ? strlen(c->body) : 0, NULL);
         json_t *err = json_object_get(r.json, "error");
         const char *field = json_string_value(json_object_get(err, "field"));
         const char *msg = json_string_value(json_object_get(err, "message"));
         if (r.status != c->status || !msg || !strstr(msg, c->needle) ||
             (c->field && (!field || strcmp(field, c->field))))
-            fail_msg("case %zu (%s %s): status %ld body %s", i, c->method, c->path, r.status, r.body);
+            fail_msg("case %zu (%s %s): status %ld body %s", i, c->method, c->path, r.status,
+                     r.body);
         e2e_resp_free(&r);
     }
     /* too many items (max_items 10000 by default) -> 413 */
     size_t cap = 10001 * 3 + 3, off = 0;
     char *many = malloc(cap);
     many[off++] = '[';
-    for (int i = 0; i < 10001; i++) off += (size_t) snprintf(many + off, cap - off, "%s{}", i ? "," : "");
+    for (int i = 0; i < 10001; i++)
+        off += (size_t) snprintf(many + off, cap - off, "%s{}", i ? "," : "");
     many[off++] = ']';
     many[off] = 0;
     e2e_resp_t r = e2e_post(&s_node, "/v1/transactions", many);
@@ -326,9 +342,12 @@ static void test_health_and_metrics(void **state)
     r = e2e_get(&s_node, "/metrics");
     assert_int_equal(r.status, 200);
     const char *names[] = {"vigil_http_requests_total{route=\"transactions\",code=\"200\"}",
-                           "vigil_transactions_total", "vigil_verdicts_total{decision=\"allow\"}",
-                           "vigil_http_request_duration_seconds_bucket", "vigil_lmdb_commit_seconds_count",
-                           "vigil_ingest_tx_per_second", "vigil_duplicates_total"};
+                           "vigil_transactions_total",
+                           "vigil_verdicts_total{decision=\"allow\"}",
+                           "vigil_http_request_duration_seconds_bucket",
+                           "vigil_lmdb_commit_seconds_count",
+                           "vigil_ingest_tx_per_second",
+                           "vigil_duplicates_total"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strstr(r.body, names[i])) fail_msg("/metrics lacks %s", names[i]);
     e2e_resp_free(&r);

@@ -39,10 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vg_mpr_t r;
     vg_mpr_init(&r, data + 1, size - 1);
-    while (vg_mpr_remaining(&r) && vg_mpr_skip(&r) == 0) {}
+    while (vg_mpr_remaining(&r) && vg_mpr_skip(&r) == 0) {
+    }
 
-    static const uint8_t types[] = {VG_MSG_PING, VG_MSG_PONG, VG_MSG_ERROR, VG_MSG_NOT_OWNER,
-                                    VG_MSG_TX_BATCH, VG_MSG_VERDICT_BATCH, 0x7f};
+    static const uint8_t types[] = {
+        VG_MSG_PING,     VG_MSG_PONG,          VG_MSG_ERROR, VG_MSG_NOT_OWNER,
+        VG_MSG_TX_BATCH, VG_MSG_VERDICT_BATCH, 0x7f};
     memset(&m.env, 0, sizeof m.env);
     m.env.version = VG_PROTO_VERSION;
     m.env.type = types[data[0] % sizeof types];

@@ -57,13 +57,14 @@ static void test_precedence(void **state)
     bool exit_now;
     setenv("VIGIL_WORKERS", "5", 1);
     setenv("VIGIL_MAD__K", "8", 1);
-    char *argv[] = {"vigil-node", "--config", s_path, "--workers", "6", "--gateway", "--set",
-                    "zscore.enabled=false", NULL};
+    char *argv[] = {"vigil-node", "--config",  s_path,  "--workers",
+                    "6",          "--gateway", "--set", "zscore.enabled=false",
+                    NULL};
     assert_int_equal(vg_node_config_load(&c, 8, argv, &exit_now, &err), 0);
     assert_false(exit_now);
-    assert_int_equal(c.engine.workers, 6);              /* flag beats env beats file */
-    assert_string_equal(c.http, "127.0.0.1:9000");      /* file beats default */
-    assert_int_equal(c.max_body, 64 * 1024);            /* size suffix, trailing comment */
+    assert_int_equal(c.engine.workers, 6);         /* flag beats env beats file */
+    assert_string_equal(c.http, "127.0.0.1:9000"); /* file beats default */
+    assert_int_equal(c.max_body, 64 * 1024);       /* size suffix, trailing comment */
     assert_int_equal(c.engine.shards, 512);
     assert_true(c.engine.detect.det[VG_DET_mad].k == 8); /* env beats file */
     assert_false(c.engine.detect.det[VG_DET_zscore].enabled);
@@ -78,7 +79,10 @@ static void test_errors_name_the_key(void **state)
     vg_node_config_t c;
     vg_perr_t err;
     bool exit_now;
-    struct { char *argv[4]; const char *field, *needle; } cases[] = {
+    struct {
+        char *argv[4];
+        const char *field, *needle;
+    } cases[] = {
         {{"vigil-node", "--workers", "many", NULL}, "--workers", "non-negative integer"},
         {{"vigil-node", "--max-body", "8x", NULL}, "--max-body", "size like"},
         {{"vigil-node", "--nope", "1", NULL}, "--nope", "unknown option"},
@@ -92,7 +96,8 @@ static void test_errors_name_the_key(void **state)
         while (cases[i].argv[argc]) argc++;
         vg_perr_clear(&err);
         int rc = vg_node_config_load(&c, argc, cases[i].argv, &exit_now, &err);
-        if (rc == 0 || strcmp(err.field, cases[i].field) != 0 || !strstr(err.reason, cases[i].needle))
+        if (rc == 0 || strcmp(err.field, cases[i].field) != 0 ||
+            !strstr(err.reason, cases[i].needle))
             fail_msg("case %zu: rc %d field '%s' reason '%s'", i, rc, err.field, err.reason);
     }
     setenv("VIGIL_SHARDS", "-1", 1);

@@ -144,7 +144,8 @@ static void test_users_seen_round_trip(void **state)
     assert_int_equal(vg_store_put_user(b, 1, VG_STR_NULL, "x", 1), VG_ERR_INVALID);
     char big[300];
     memset(big, 'k', sizeof big);
-    assert_int_equal(vg_store_put_seen(b, 1, 1000, (vg_str_t){big, sizeof big}, "x", 1), VG_ERR_INVALID);
+    assert_int_equal(vg_store_put_seen(b, 1, 1000, (vg_str_t){big, sizeof big}, "x", 1),
+                     VG_ERR_INVALID);
     assert_int_equal(vg_store_batch_commit(&b), 0); /* argument errors do not poison it */
     assert_null(b);
 
@@ -160,10 +161,13 @@ static void test_users_seen_round_trip(void **state)
     assert_memory_equal(val, "\x93\x01\x02\x03", 4);
     assert_int_equal(vg_store_get_user(r, 6, VG_STR_LIT("alice"), &val, &len), VG_ERR_NOT_FOUND);
     assert_int_equal(vg_store_get_user(r, 5, VG_STR_LIT("alic"), &val, &len), VG_ERR_NOT_FOUND);
-    assert_int_equal(vg_store_get_seen(r, 5, 1000, VG_STR_LIT("alice"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 5, 1000, VG_STR_LIT("alice"), &val, &len),
+                     VG_ERR_NOT_FOUND);
     /* the key is (shard, event time, id): another timestamp is another transaction */
-    assert_int_equal(vg_store_get_seen(r, 5, 1001, VG_STR_LIT("tx-1"), &val, &len), VG_ERR_NOT_FOUND);
-    assert_int_equal(vg_store_get_seen(r, 6, 1000, VG_STR_LIT("tx-1"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 5, 1001, VG_STR_LIT("tx-1"), &val, &len),
+                     VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 6, 1000, VG_STR_LIT("tx-1"), &val, &len),
+                     VG_ERR_NOT_FOUND);
 
     /* the snapshot holds while a newer value commits; renew sees it */
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
@@ -240,7 +244,8 @@ static void test_aborted_batch_writes_nothing(void **state)
     size_t len;
     assert_int_equal(vg_store_reader_begin(r), 0);
     assert_int_equal(vg_store_get_user(r, 1, VG_STR_LIT("dave"), &val, &len), VG_ERR_NOT_FOUND);
-    assert_int_equal(vg_store_get_seen(r, 1, 1000, VG_STR_LIT("tx-d"), &val, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_store_get_seen(r, 1, 1000, VG_STR_LIT("tx-d"), &val, &len),
+                     VG_ERR_NOT_FOUND);
     vg_store_reader_end(r);
     vg_store_reader_destroy(&r);
     t_col_t *c = calloc(1, sizeof *c);

@@ -7,7 +7,8 @@
 static void s_hex(const char *what, const uint8_t *p, size_t n)
 {
     printf("%s (%zu bytes):\n\n```hex\n", what, n);
-    for (size_t i = 0; i < n; i++) printf("%02x%s", p[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
+    for (size_t i = 0; i < n; i++)
+        printf("%02x%s", p[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
     printf("```\n\n");
 }
 

@@ -36,14 +36,20 @@ static inline void sample_tx_full(vg_tx_t *tx)
     tx->lat = 52.52;
     tx->lon = 13.405;
     tx->n_attrs = 2;
-    tx->attrs[0] = (vg_tx_attr_t){.key = VG_STR_LIT("tier"), .str = VG_STR_LIT("gold"), .kind = VG_ATTR_STR};
+    tx->attrs[0] =
+        (vg_tx_attr_t){.key = VG_STR_LIT("tier"), .str = VG_STR_LIT("gold"), .kind = VG_ATTR_STR};
     tx->attrs[1] = (vg_tx_attr_t){.key = VG_STR_LIT("age_days"), .num = 400, .kind = VG_ATTR_NUM};
 }
 
 static inline vg_env_t sample_env(int type, uint64_t corr)
 {
-    return (vg_env_t){.version = VG_PROTO_VERSION, .type = (uint8_t) type, .corr = corr,
-                      .src = 1, .shard = 17, .epoch = 3, .trace = 0xabcdef};
+    return (vg_env_t){.version = VG_PROTO_VERSION,
+                      .type = (uint8_t) type,
+                      .corr = corr,
+                      .src = 1,
+                      .shard = 17,
+                      .epoch = 3,
+                      .trace = 0xabcdef};
 }
 
 /* Fills m with sample number i (0..n-1); returns false past the end.
@@ -85,8 +91,10 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
         vs[1].anomaly = true;
         vs[1].score = 0.93;
         vs[1].n_reasons = 2;
-        vs[1].reasons[0] = (vg_reason_t){VG_STR_LIT("mad"), VG_STR_LIT("amount"), 1999.99, 40.0, 3.5, 0.6};
-        vs[1].reasons[1] = (vg_reason_t){VG_STR_LIT("new_country"), VG_STR_LIT("country"), 1, 0, 1, 0.4};
+        vs[1].reasons[0] =
+            (vg_reason_t){VG_STR_LIT("mad"), VG_STR_LIT("amount"), 1999.99, 40.0, 3.5, 0.6};
+        vs[1].reasons[1] =
+            (vg_reason_t){VG_STR_LIT("new_country"), VG_STR_LIT("country"), 1, 0, 1, 0.4};
         m->body.verdict_batch.verdicts = (vg_verdict_list_t){2, vs};
         return true;
     default: return false;

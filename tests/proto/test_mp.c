@@ -35,12 +35,28 @@ static void test_shortest_ints(void **state)
     (void) state;
     vg_mpw_t w;
     vg_mpw_init(&w);
-    struct { int64_t v; const char *hex; } cases[] = {
-        {0, "00"}, {127, "7f"}, {128, "cc80"}, {255, "ccff"}, {256, "cd0100"},
-        {65535, "cdffff"}, {65536, "ce00010000"}, {4294967295LL, "ceffffffff"},
-        {4294967296LL, "cf0000000100000000"}, {-1, "ff"}, {-32, "e0"}, {-33, "d0df"},
-        {-128, "d080"}, {-129, "d1ff7f"}, {-32768, "d18000"}, {-32769, "d2ffff7fff"},
-        {INT32_MIN, "d280000000"}, {(int64_t) INT32_MIN - 1, "d3ffffffff7fffffff"},
+    struct {
+        int64_t v;
+        const char *hex;
+    } cases[] = {
+        {0, "00"},
+        {127, "7f"},
+        {128, "cc80"},
+        {255, "ccff"},
+        {256, "cd0100"},
+        {65535, "cdffff"},
+        {65536, "ce00010000"},
+        {4294967295LL, "ceffffffff"},
+        {4294967296LL, "cf0000000100000000"},
+        {-1, "ff"},
+        {-32, "e0"},
+        {-33, "d0df"},
+        {-128, "d080"},
+        {-129, "d1ff7f"},
+        {-32768, "d18000"},
+        {-32769, "d2ffff7fff"},
+        {INT32_MIN, "d280000000"},
+        {(int64_t) INT32_MIN - 1, "d3ffffffff7fffffff"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vg_mpw_reset(&w);
@@ -88,7 +104,8 @@ static void test_container_boundaries(void **state)
         for (uint32_t k = 0; k < n; k++) assert_true(vg_mpr_nil(&r));
         assert_int_equal(vg_mpr_map(&r, &mn), 0);
         assert_int_equal(mn, n);
-        for (uint32_t k = 0; k < n; k++) assert_int_equal(vg_mpr_skip(&r), 0), assert_int_equal(vg_mpr_skip(&r), 0);
+        for (uint32_t k = 0; k < n; k++)
+            assert_int_equal(vg_mpr_skip(&r), 0), assert_int_equal(vg_mpr_skip(&r), 0);
         assert_int_equal(vg_mpr_remaining(&r), 0);
     }
     vg_mpw_fini(&w);
@@ -113,7 +130,8 @@ static void test_interop_ours_to_msgpack_c(void **state)
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    assert_int_equal(msgpack_unpack_next(&u, (const char *) w.buf, w.len, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(msgpack_unpack_next(&u, (const char *) w.buf, w.len, &off),
+                     MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, w.len);
     msgpack_object o = u.data;
     assert_int_equal(o.type, MSGPACK_OBJECT_ARRAY);
@@ -200,10 +218,11 @@ static void test_truncated_and_invalid(void **state)
     const uint8_t *cases[] = {
         (const uint8_t *) "\xcd\x01",     /* uint16 missing a byte */
         (const uint8_t *) "\xcb\x00\x00", /* float64 truncated */
-        (const uint8_t *) "\xa5" "ab",    /* fixstr 5 with 2 bytes */
-        (const uint8_t *) "\xc1",         /* never-used byte */
-        (const uint8_t *) "\x92\x01",     /* array of 2 with 1 element */
-        (const uint8_t *) "\xd8\x01",     /* fixext16 truncated */
+        (const uint8_t *) "\xa5"
+                          "ab",       /* fixstr 5 with 2 bytes */
+        (const uint8_t *) "\xc1",     /* never-used byte */
+        (const uint8_t *) "\x92\x01", /* array of 2 with 1 element */
+        (const uint8_t *) "\xd8\x01", /* fixext16 truncated */
     };
     size_t lens[] = {2, 3, 3, 1, 2, 2};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {

@@ -117,7 +117,8 @@ static void test_lying_batch_allocates_nothing(void **state)
     free(big);
     /* frame cap */
     vg_perr_clear(&err);
-    assert_int_equal(vg_msg_body_decode(body, (size_t) VG_FRAME_MAX + 1, &m, &a, &err), VG_ERR_TOO_LARGE);
+    assert_int_equal(vg_msg_body_decode(body, (size_t) VG_FRAME_MAX + 1, &m, &a, &err),
+                     VG_ERR_TOO_LARGE);
     vg_arena_fini(&a);
 }
 
@@ -174,7 +175,8 @@ static void test_forward_compatible_extra_fields(void **state)
     const uint8_t short_body[] = {0x92, 0x05, 0x06};
     m.env.type = VG_MSG_NOT_OWNER;
     vg_perr_clear(&err);
-    assert_int_equal(vg_msg_body_decode(short_body, sizeof short_body, &m, NULL, &err), VG_ERR_PARSE);
+    assert_int_equal(vg_msg_body_decode(short_body, sizeof short_body, &m, NULL, &err),
+                     VG_ERR_PARSE);
     assert_non_null(strstr(err.reason, "NOT_OWNER body has 2 fields, expected 3"));
 }
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define BASE "\"id\":\"t1\",\"user_id\":\"u1\",\"amount\":10.5,\"currency\":\"USD\""
-#define TS "\"timestamp\":\"2026-11-24T10:00:00Z\""
+#define TS   "\"timestamp\":\"2026-11-24T10:00:00Z\""
 
 static int s_parse(const char *json, vg_tx_t *tx, vg_perr_t *err, vg_arena_t *a)
 {
@@ -89,20 +89,33 @@ static void test_rejections_name_field(void **state)
 {
     (void) state;
     static const struct bad_case cases[] = {
-        {"{\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "id", "required"},
-        {"{\"id\":\"\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "id", "1 to 64 bytes"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"}", VG_ERR_INVALID, "timestamp", "required"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "amount", "required"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1," TS "}", VG_ERR_INVALID, "currency", "required"},
-        {"{\"id\":\"t\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "user_id", "required"},
-        {"{\"id\":12,\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "id", "must be a string (got number)"},
+        {"{\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "id",
+         "required"},
+        {"{\"id\":\"\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}",
+         VG_ERR_INVALID, "id", "1 to 64 bytes"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"}", VG_ERR_INVALID,
+         "timestamp", "required"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "amount",
+         "required"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1," TS "}", VG_ERR_INVALID, "currency",
+         "required"},
+        {"{\"id\":\"t\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "user_id",
+         "required"},
+        {"{\"id\":12,\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID,
+         "id", "must be a string (got number)"},
         {"{" BASE ",\"amount\":-1," TS "}", VG_ERR_INVALID, "amount", "duplicate field"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":-0.01,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "amount", ">= 0"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":\"12\",\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "amount", "must be a number (got string)"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1e400,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "amount", "finite"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"usd\"," TS "}", VG_ERR_INVALID, "currency", "ISO 4217"},
-        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"US\"," TS "}", VG_ERR_INVALID, "currency", "ISO 4217"},
-        {"{" BASE ",\"timestamp\":\"2026-02-30T00:00:00Z\"}", VG_ERR_INVALID, "timestamp", "RFC 3339"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":-0.01,\"currency\":\"USD\"," TS "}",
+         VG_ERR_INVALID, "amount", ">= 0"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":\"12\",\"currency\":\"USD\"," TS "}",
+         VG_ERR_INVALID, "amount", "must be a number (got string)"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1e400,\"currency\":\"USD\"," TS "}",
+         VG_ERR_INVALID, "amount", "finite"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"usd\"," TS "}",
+         VG_ERR_INVALID, "currency", "ISO 4217"},
+        {"{\"id\":\"t\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"US\"," TS "}",
+         VG_ERR_INVALID, "currency", "ISO 4217"},
+        {"{" BASE ",\"timestamp\":\"2026-02-30T00:00:00Z\"}", VG_ERR_INVALID, "timestamp",
+         "RFC 3339"},
         {"{" BASE ",\"timestamp\":\"2026-11-24 10:00\"}", VG_ERR_INVALID, "timestamp", "RFC 3339"},
         {"{" BASE ",\"timestamp\":-5}", VG_ERR_INVALID, "timestamp", "1970"},
         {"{" BASE ",\"timestamp\":1.5}", VG_ERR_INVALID, "timestamp", "integer"},
@@ -115,11 +128,14 @@ static void test_rejections_name_field(void **state)
         {"{" BASE "," TS ",\"lat\":0,\"lon\":-180.5}", VG_ERR_INVALID, "lon", "-180 and 180"},
         {"{" BASE "," TS ",\"device_id\":\"\"}", VG_ERR_INVALID, "device_id", "must not be empty"},
         {"{" BASE "," TS ",\"channel\":[1]}", VG_ERR_INVALID, "channel", "got array"},
-        {"{" BASE "," TS ",\"attributes\":{\"vip\":true}}", VG_ERR_INVALID, "attributes.vip", "string or a number"},
+        {"{" BASE "," TS ",\"attributes\":{\"vip\":true}}", VG_ERR_INVALID, "attributes.vip",
+         "string or a number"},
         {"{" BASE "," TS ",\"attributes\":[]}", VG_ERR_INVALID, "attributes", "an object"},
-        {"{" BASE "," TS ",\"attributes\":{\"a\":1,\"a\":2}}", VG_ERR_INVALID, "attributes.a", "duplicate key"},
+        {"{" BASE "," TS ",\"attributes\":{\"a\":1,\"a\":2}}", VG_ERR_INVALID, "attributes.a",
+         "duplicate key"},
         {"{" BASE "," TS ",\"attributes\":{\"\":1}}", VG_ERR_INVALID, "attributes", "keys must be"},
-        {"{\"id\":\"\xff\xfe\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}", VG_ERR_INVALID, "id", "UTF-8"},
+        {"{\"id\":\"\xff\xfe\",\"user_id\":\"u1\",\"amount\":1,\"currency\":\"USD\"," TS "}",
+         VG_ERR_INVALID, "id", "UTF-8"},
         {"{" BASE "," TS, VG_ERR_PARSE, "", "invalid JSON at line 1"},
         {"{" BASE "," TS "} x", VG_ERR_PARSE, "", "unexpected data"},
         {"{" BASE "," TS ",\"x\":NaN}", VG_ERR_PARSE, "", "invalid JSON"},
@@ -135,7 +151,8 @@ static void test_rejections_name_field(void **state)
         vg_arena_t a = VG_ARENA_INIT;
         int rc = s_parse(cases[i].json, &tx, &err, &a);
         char msg[512];
-        snprintf(msg, sizeof msg, "case %zu: rc=%d field='%s' reason='%s'", i, rc, err.field, err.reason);
+        snprintf(msg, sizeof msg, "case %zu: rc=%d field='%s' reason='%s'", i, rc, err.field,
+                 err.reason);
         if (rc != cases[i].code || strcmp(err.field, cases[i].field) != 0 ||
             !strstr(err.reason, cases[i].reason))
             fail_msg("%s (want %d '%s' '%s')", msg, cases[i].code, cases[i].field, cases[i].reason);
@@ -150,12 +167,14 @@ static void test_limits(void **state)
     vg_tx_t tx;
     vg_perr_t err;
     /* id of 65 bytes */
-    snprintf(json, sizeof json, "{\"id\":\"%065d\",\"user_id\":\"u\",\"amount\":1,\"currency\":\"USD\"," TS "}", 0);
+    snprintf(json, sizeof json,
+             "{\"id\":\"%065d\",\"user_id\":\"u\",\"amount\":1,\"currency\":\"USD\"," TS "}", 0);
     assert_int_equal(s_parse(json, &tx, &err, NULL), VG_ERR_INVALID);
     assert_string_equal(err.field, "id");
     /* 17 attributes */
     int n = snprintf(json, sizeof json, "{" BASE "," TS ",\"attributes\":{");
-    for (int i = 0; i < 17; i++) n += snprintf(json + n, sizeof json - (size_t) n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    for (int i = 0; i < 17; i++)
+        n += snprintf(json + n, sizeof json - (size_t) n, "%s\"k%d\":%d", i ? "," : "", i, i);
     snprintf(json + n, sizeof json - (size_t) n, "}}");
     assert_int_equal(s_parse(json, &tx, &err, NULL), VG_ERR_INVALID);
     assert_string_equal(err.field, "attributes");
@@ -173,7 +192,10 @@ static void test_limits(void **state)
 static void test_timestamps(void **state)
 {
     (void) state;
-    struct { const char *s; int64_t ms; } ok[] = {
+    struct {
+        const char *s;
+        int64_t ms;
+    } ok[] = {
         {"1970-01-01T00:00:00Z", 0},
         {"2026-11-24T10:00:00.123Z", 1795514400123LL},
         {"2026-11-24T10:00:00.1Z", 1795514400100LL},
@@ -188,8 +210,9 @@ static void test_timestamps(void **state)
         assert_int_equal(vg_ts_parse_rfc3339(ok[i].s, strlen(ok[i].s), &ms), 0);
         assert_true(ms == ok[i].ms);
     }
-    const char *bad[] = {"2026-11-24T10:00:00", "2026-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
-                         "2026-11-24T24:00:00Z", "2026-11-24T10:00:00.Z", "2026-11-24T10:00:00+1:00",
+    const char *bad[] = {"2026-11-24T10:00:00",      "2026-13-01T00:00:00Z",
+                         "2023-02-29T00:00:00Z",     "2026-11-24T24:00:00Z",
+                         "2026-11-24T10:00:00.Z",    "2026-11-24T10:00:00+1:00",
                          "2026-11-24T10:00:00Zjunk", "2026-1-24T10:00:00Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms;
@@ -214,7 +237,8 @@ static void test_msgpack_round_trip(void **state)
     vg_perr_clear(&err);
     assert_int_equal(vg_tx_decode(&r, &out, &err), 0);
     assert_true(vg_str_eq(in.id, out.id) && vg_str_eq(in.device_id, out.device_id));
-    assert_true(out.id.ptr >= (const char *) w.buf && out.id.ptr < (const char *) w.buf + w.len); /* zero-copy */
+    assert_true(out.id.ptr >= (const char *) w.buf &&
+                out.id.ptr < (const char *) w.buf + w.len); /* zero-copy */
     assert_true(in.amount == out.amount && in.lat == out.lat && in.ingest_ms == out.ingest_ms);
     assert_int_equal(out.n_attrs, 2);
     /* re-encode is byte-identical */
@@ -295,7 +319,8 @@ static void test_batch_shapes(void **state)
     /* empty body and a bare string */
     assert_int_equal(vg_tx_json_each("  ", 2, NULL, NULL, s_collect, &c, &res, &err), VG_ERR_PARSE);
     assert_non_null(strstr(err.reason, "empty"));
-    assert_int_equal(vg_tx_json_each("\"x\"", 3, NULL, NULL, s_collect, &c, &res, &err), VG_ERR_PARSE);
+    assert_int_equal(vg_tx_json_each("\"x\"", 3, NULL, NULL, s_collect, &c, &res, &err),
+                     VG_ERR_PARSE);
 }
 
 static void test_shard_function(void **state)
