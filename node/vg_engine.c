@@ -93,8 +93,14 @@ struct s_job {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int remaining;
+    int fail; /* refused before dispatch */
     const vg_tx_t *txs;
     vg_verdict_t *out;
+    vg_arena_t *arena;
+    vg_engine_t *engine;
+    vg_engine_done_fn *done; /* async completion, or NULL: a caller waits on cv */
+    void *done_arg;
+    uint64_t t0;
     s_job_t *next; /* pool */
     s_part_t parts[];
 };
@@ -291,12 +297,21 @@ static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
     }
 }
 
+static void s_job_complete(s_job_t *job);
+
+/* Drops one count of job->remaining; the last one completes the job. */
+static void s_job_release(s_job_t *job)
+{
+    pthread_mutex_lock(&job->mu);
+    bool last = --job->remaining == 0;
+    if (last && !job->done) pthread_cond_signal(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+    if (last && job->done) s_job_complete(job);
+}
+
 static void s_part_done(s_part_t *p)
 {
-    s_job_t *job = p->job;
-    pthread_mutex_lock(&job->mu);
-    if (--job->remaining == 0) pthread_cond_signal(&job->cv);
-    pthread_mutex_unlock(&job->mu);
+    s_job_release(p->job);
 }
 
 static void s_commit_push(vg_engine_t *e, s_part_t *p)
@@ -528,45 +543,98 @@ static int s_dispatch(vg_engine_t *e, s_job_t *job)
     return sent;
 }
 
-int vg_engine_score(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
-                    vg_arena_t *arena)
+/* Statuses of refused parts, duplicates' strings into the caller's arena;
+ * returns the first failure. Runs once every part is done. */
+static int s_job_results(vg_engine_t *e, s_job_t *job)
 {
-    if (!n) return 0;
-    int fail = atomic_load(&e->failed)                                  ? VG_ERR_STORAGE
-               : !atomic_load(&e->started) || atomic_load(&e->stopping) ? VG_ERR_CLOSED
-                                                                        : 0;
+    int rc = 0;
+    vg_hist_observe_ns(&e->m_batch_wait, vg_now_ns() - job->t0);
+    for (int w = 0; w < e->n_workers; w++) {
+        s_part_t *p = &job->parts[w];
+        int st = job->fail ? job->fail : p->status;
+        for (uint32_t k = 0; k < p->n; k++) {
+            vg_verdict_t *v = &job->out[p->items[k].tx];
+            if (st) {
+                memset(v, 0, offsetof(vg_verdict_t, reasons));
+                v->id = job->txs[p->items[k].tx].id;
+                v->status = st;
+            } else if (v->flags & VG_VERDICT_F_DUPLICATE) {
+                s_copy_dup_strings(v, job->arena);
+            }
+        }
+        if (st && !rc) rc = st;
+    }
+    return rc;
+}
+
+static void s_job_complete(s_job_t *job)
+{
+    vg_engine_t *e = job->engine;
+    vg_engine_done_fn *done = job->done;
+    void *arg = job->done_arg;
+    int rc = s_job_results(e, job);
+    s_job_put(e, job);
+    done(arg, rc);
+}
+
+/* Splits txs into per-worker parts and sends them; returns the job with
+ * remaining set (0 if nothing was dispatched). */
+static s_job_t *s_job_start(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                            vg_arena_t *arena, vg_engine_done_fn *done, void *arg)
+{
     s_job_t *job = s_job_get(e);
     job->txs = txs;
     job->out = out;
+    job->arena = arena;
+    job->engine = e;
+    job->done = done;
+    job->done_arg = arg;
+    job->t0 = vg_now_ns();
+    job->fail = atomic_load(&e->failed)                                  ? VG_ERR_STORAGE
+                : !atomic_load(&e->started) || atomic_load(&e->stopping) ? VG_ERR_CLOSED
+                                                                         : 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t shard = vg_shard_of(txs[i].user_id, e->cfg.shards);
         s_part_t *p = &job->parts[shard % (uint32_t) e->n_workers];
         *S_PUSH(p->items, p->n, p->cap) = (s_item_t){i, shard};
     }
-    uint64_t t0 = vg_now_ns();
+    /* remaining starts at one extra count held by the dispatcher, so an
+     * async completion cannot run before dispatch has finished */
     pthread_mutex_lock(&job->mu);
-    job->remaining = fail ? 0 : s_dispatch(e, job);
+    job->remaining = 1;
+    pthread_mutex_unlock(&job->mu);
+    int sent = job->fail ? 0 : s_dispatch(e, job);
+    pthread_mutex_lock(&job->mu);
+    job->remaining += sent;
+    pthread_mutex_unlock(&job->mu);
+    return job;
+}
+
+int vg_engine_score(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                    vg_arena_t *arena)
+{
+    if (!n) return 0;
+    s_job_t *job = s_job_start(e, txs, n, out, arena, NULL, NULL);
+    pthread_mutex_lock(&job->mu);
+    job->remaining--; /* the dispatcher's count */
     while (job->remaining > 0) pthread_cond_wait(&job->cv, &job->mu);
     pthread_mutex_unlock(&job->mu);
-    vg_hist_observe_ns(&e->m_batch_wait, vg_now_ns() - t0);
-    int rc = 0;
-    for (int w = 0; w < e->n_workers; w++) {
-        s_part_t *p = &job->parts[w];
-        int st = fail ? fail : p->status;
-        for (uint32_t k = 0; k < p->n; k++) {
-            vg_verdict_t *v = &out[p->items[k].tx];
-            if (st) {
-                memset(v, 0, offsetof(vg_verdict_t, reasons));
-                v->id = txs[p->items[k].tx].id;
-                v->status = st;
-            } else if (v->flags & VG_VERDICT_F_DUPLICATE) {
-                s_copy_dup_strings(v, arena);
-            }
-        }
-        if (st && !rc) rc = st;
-    }
+    int rc = s_job_results(e, job);
     s_job_put(e, job);
     return rc;
+}
+
+int vg_engine_submit(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                     vg_arena_t *arena, vg_engine_done_fn *done, void *arg)
+{
+    VG_ASSERT(done != NULL);
+    if (!n) {
+        done(arg, 0);
+        return 0;
+    }
+    s_job_t *job = s_job_start(e, txs, n, out, arena, done, arg);
+    s_job_release(job); /* drop the dispatcher's count */
+    return 0;
 }
 
 /* ---- lifecycle, metrics ------------------------------------------------ */

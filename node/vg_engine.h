@@ -50,6 +50,16 @@ int vg_engine_start(vg_engine_t *e);
 int vg_engine_score(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
                     vg_arena_t *arena);
 
+/* Completion of vg_engine_submit: rc as vg_engine_score would return. */
+typedef void(vg_engine_done_fn)(void *arg, int rc);
+
+/* Asynchronous vg_engine_score: returns at once; done(arg, rc) runs exactly
+ * once, on an engine thread (keep it short: encode and hand off), when
+ * every verdict is durable or failed; it may also run before this call
+ * returns. txs, out and arena belong to the engine until then. */
+int vg_engine_submit(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                     vg_arena_t *arena, vg_engine_done_fn *done, void *arg);
+
 /* True when started and no commit has failed. */
 bool vg_engine_ready(vg_engine_t *e);
 

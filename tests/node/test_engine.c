@@ -1,0 +1,175 @@
+/* test_engine.c: the scoring engine over a real LMDB store: synchronous
+ * and asynchronous scoring from several threads at once, duplicates in
+ * flight and committed, and state that continues after a reopen. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "vg_engine.h"
+#include "vg_err.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JOBS    40
+#define PER_JOB 25
+
+typedef struct {
+    char dir[64];
+    vg_store_t *store;
+    vg_engine_t *engine;
+} t_fix_t;
+
+static void s_open(t_fix_t *f)
+{
+    char err[256];
+    vg_store_config_t sc = {.dir = f->dir};
+    assert_int_equal(vg_store_open(&sc, &f->store, err, sizeof err), 0);
+    vg_engine_config_t ec;
+    vg_engine_config_default(&ec);
+    ec.workers = 2;
+    assert_int_equal(vg_engine_new(&ec, f->store, &f->engine), 0);
+    assert_int_equal(vg_engine_start(f->engine), 0);
+}
+
+static void s_close(t_fix_t *f)
+{
+    vg_engine_destroy(&f->engine);
+    vg_store_close(&f->store);
+}
+
+static int s_setup(void **state)
+{
+    t_fix_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/vigil-engine-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    s_open(f);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    t_fix_t *f = *state;
+    s_close(f);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc;
+}
+
+/* Batch j: PER_JOB transactions of 5 users, ids "j<j>-<i>". */
+typedef struct {
+    char ids[PER_JOB][16], users[PER_JOB][16];
+    vg_tx_t txs[PER_JOB];
+    vg_verdict_t out[PER_JOB];
+    vg_arena_t arena;
+    int rc;
+} t_batch_t;
+
+static void s_fill(t_batch_t *b, int j)
+{
+    for (int i = 0; i < PER_JOB; i++) {
+        snprintf(b->ids[i], 16, "j%d-%d", j, i);
+        snprintf(b->users[i], 16, "user-%d", (j * PER_JOB + i) % 5);
+        vg_tx_t *tx = &b->txs[i];
+        vg_tx_init(tx);
+        tx->id = vg_str_c(b->ids[i]);
+        tx->user_id = vg_str_c(b->users[i]);
+        tx->amount = 20 + (i % 7);
+        memcpy(tx->currency, "EUR", 4);
+        tx->ts_ms = 1767225600000LL + (int64_t) (j * PER_JOB + i) * 60000;
+    }
+}
+
+static atomic_int s_done;
+
+static void s_on_done(void *arg, int rc)
+{
+    ((t_batch_t *) arg)->rc = rc;
+    atomic_fetch_add(&s_done, 1);
+}
+
+static void test_async_submit_and_duplicates(void **state)
+{
+    t_fix_t *f = *state;
+    t_batch_t *b = calloc(JOBS, sizeof *b);
+    atomic_store(&s_done, 0);
+    for (int j = 0; j < JOBS; j++) {
+        s_fill(&b[j], j);
+        assert_int_equal(
+            vg_engine_submit(f->engine, b[j].txs, PER_JOB, b[j].out, &b[j].arena, s_on_done, &b[j]),
+            0);
+    }
+    for (int i = 0; i < 500 && atomic_load(&s_done) < JOBS; i++) usleep(10000);
+    assert_int_equal(atomic_load(&s_done), JOBS);
+    for (int j = 0; j < JOBS; j++) {
+        assert_int_equal(b[j].rc, 0);
+        for (int i = 0; i < PER_JOB; i++) {
+            assert_int_equal(b[j].out[i].status, 0);
+            assert_true(vg_str_eq(b[j].out[i].id, b[j].txs[i].id));
+            assert_int_equal(b[j].out[i].flags & VG_VERDICT_F_DUPLICATE, 0);
+        }
+    }
+    /* the same batch again, synchronously: every verdict is the stored one */
+    vg_verdict_t again[PER_JOB];
+    vg_arena_t arena = VG_ARENA_INIT;
+    assert_int_equal(vg_engine_score(f->engine, b[3].txs, PER_JOB, again, &arena), 0);
+    for (int i = 0; i < PER_JOB; i++) {
+        assert_true(again[i].flags & VG_VERDICT_F_DUPLICATE);
+        assert_true(again[i].score == b[3].out[i].score);
+        assert_int_equal(again[i].decision, b[3].out[i].decision);
+    }
+    for (int j = 0; j < JOBS; j++) vg_arena_fini(&b[j].arena);
+    vg_arena_fini(&arena);
+    free(b);
+}
+
+/* Two transactions of one batch with the same id and time: the second is
+ * answered from the first, in flight. */
+static void test_duplicate_within_batch(void **state)
+{
+    t_fix_t *f = *state;
+    t_batch_t b;
+    memset(&b, 0, sizeof b);
+    s_fill(&b, 900);
+    b.txs[1] = b.txs[0];
+    vg_arena_t arena = VG_ARENA_INIT;
+    assert_int_equal(vg_engine_score(f->engine, b.txs, 2, b.out, &arena), 0);
+    assert_int_equal(b.out[0].flags & VG_VERDICT_F_DUPLICATE, 0);
+    assert_true(b.out[1].flags & VG_VERDICT_F_DUPLICATE);
+    vg_arena_fini(&arena);
+}
+
+/* Features continue across a close and reopen of engine + store. */
+static void test_reopen_continues(void **state)
+{
+    t_fix_t *f = *state;
+    s_close(f);
+    s_open(f);
+    t_batch_t b;
+    memset(&b, 0, sizeof b);
+    s_fill(&b, 0); /* batch 0 again: all duplicates after the reopen */
+    vg_arena_t arena = VG_ARENA_INIT;
+    assert_int_equal(vg_engine_score(f->engine, b.txs, PER_JOB, b.out, &arena), 0);
+    for (int i = 0; i < PER_JOB; i++) assert_true(b.out[i].flags & VG_VERDICT_F_DUPLICATE);
+    vg_arena_fini(&arena);
+    assert_true(vg_engine_ready(f->engine));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_async_submit_and_duplicates),
+        cmocka_unit_test(test_duplicate_within_batch),
+        cmocka_unit_test(test_reopen_continues),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
