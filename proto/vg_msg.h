@@ -42,6 +42,7 @@ typedef struct {
 #define VG__CTYPE_U64      uint64_t
 #define VG__CTYPE_I32      int32_t
 #define VG__CTYPE_STR      vg_str_t
+#define VG__CTYPE_BIN      vg_str_t
 #define VG__CTYPE_TXS      vg_tx_list_t
 #define VG__CTYPE_VERDICTS vg_verdict_list_t
 

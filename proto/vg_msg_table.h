@@ -8,8 +8,9 @@
  * path, 0x40-0x7f cluster control plane (membership, shard map, hand-off,
  * rules, models), 0x80-0xff reserved. Codes are never reused.
  *
- * Field kinds: U32, U64, I32 (integers), STR (UTF-8 string), TXS (array of
- * transactions), VERDICTS (array of verdicts). F(KIND, name, doc). */
+ * Field kinds: U32, U64, I32 (integers), STR (UTF-8 string), BIN (bytes),
+ * TXS (array of transactions), VERDICTS (array of verdicts).
+ * F(KIND, name, doc). */
 #ifndef VG_MSG_TABLE_H
 #define VG_MSG_TABLE_H
 
@@ -25,13 +26,43 @@
 #define VG_BODY_TX_BATCH(F)      F(TXS, txs, "transactions, all of envelope.shard")
 #define VG_BODY_VERDICT_BATCH(F) F(VERDICTS, verdicts, "one per transaction, in order")
 
+/* Cluster control plane. */
+#define VG_BODY_JOIN(F)                                      \
+    F(U32, node_id, "the joiner's id; 0 = assign one")       \
+    F(STR, data_addr, "host:port of the joiner's transport") \
+    F(STR, raft_addr, "host:port of the joiner's raft server")
+#define VG_BODY_JOIN_REPLY(F)                                     \
+    F(I32, code, "0, or the vg_err (NOT_OWNER: ask the leader)")  \
+    F(U32, node_id, "the id the joiner must use")                 \
+    F(U32, leader_id, "the raft leader as known here, 0 unknown") \
+    F(STR, leader_addr, "the leader's transport host:port")       \
+    F(STR, message, "human-readable outcome")
+#define VG_BODY_MAP_GET(F) F(U64, known_epoch, "the asker's map epoch; 0 = always send")
+#define VG_BODY_MAP(F)                                               \
+    F(U64, map_epoch, "number of map changes so far")                \
+    F(U32, n_shards, "shard count S")                                \
+    F(BIN, owners, "S x 12 bytes: owner u32 BE, shard epoch u64 BE") \
+    F(BIN, members, "msgpack array of [id, state, data_addr] of every member")
+#define VG_BODY_ADMIN(F)                               \
+    F(STR, command, "status | nodes | drain | remove") \
+    F(U32, node, "the node a drain/remove is about, 0 otherwise")
+#define VG_BODY_ADMIN_REPLY(F)       \
+    F(I32, code, "0, or the vg_err") \
+    F(STR, json, "the result (or error) as JSON text")
+
 /* M(NAME, code, lname, BODY) */
-#define VG_MSG_TABLE(M)                              \
-    M(PING, 0x01, ping, VG_BODY_PING)                \
-    M(PONG, 0x02, pong, VG_BODY_PONG)                \
-    M(ERROR, 0x03, error, VG_BODY_ERROR)             \
-    M(NOT_OWNER, 0x04, not_owner, VG_BODY_NOT_OWNER) \
-    M(TX_BATCH, 0x10, tx_batch, VG_BODY_TX_BATCH)    \
-    M(VERDICT_BATCH, 0x11, verdict_batch, VG_BODY_VERDICT_BATCH)
+#define VG_MSG_TABLE(M)                                          \
+    M(PING, 0x01, ping, VG_BODY_PING)                            \
+    M(PONG, 0x02, pong, VG_BODY_PONG)                            \
+    M(ERROR, 0x03, error, VG_BODY_ERROR)                         \
+    M(NOT_OWNER, 0x04, not_owner, VG_BODY_NOT_OWNER)             \
+    M(TX_BATCH, 0x10, tx_batch, VG_BODY_TX_BATCH)                \
+    M(VERDICT_BATCH, 0x11, verdict_batch, VG_BODY_VERDICT_BATCH) \
+    M(JOIN, 0x40, join, VG_BODY_JOIN)                            \
+    M(JOIN_REPLY, 0x41, join_reply, VG_BODY_JOIN_REPLY)          \
+    M(MAP_GET, 0x42, map_get, VG_BODY_MAP_GET)                   \
+    M(MAP, 0x43, map, VG_BODY_MAP)                               \
+    M(ADMIN, 0x44, admin, VG_BODY_ADMIN)                         \
+    M(ADMIN_REPLY, 0x45, admin_reply, VG_BODY_ADMIN_REPLY)
 
 #endif

@@ -97,6 +97,39 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
             (vg_reason_t){VG_STR_LIT("new_country"), VG_STR_LIT("country"), 1, 0, 1, 0.4};
         m->body.verdict_batch.verdicts = (vg_verdict_list_t){2, vs};
         return true;
+    case 6:
+        m->env = sample_env(VG_MSG_JOIN, 5);
+        m->body.join =
+            (vg_body_join_t){0, VG_STR_LIT("127.0.0.1:7102"), VG_STR_LIT("127.0.0.1:7202")};
+        return true;
+    case 7:
+        m->env = sample_env(VG_MSG_JOIN_REPLY, 5);
+        m->body.join_reply = (vg_body_join_reply_t){0, 2, 1, VG_STR_LIT("127.0.0.1:7101"),
+                                                    VG_STR_LIT("joined as voter")};
+        return true;
+    case 8:
+        m->env = sample_env(VG_MSG_MAP_GET, 6);
+        m->body.map_get.known_epoch = 3;
+        return true;
+    case 9:
+        /* 2 shards: shard 0 owned by node 1 at epoch 1, shard 1 by node 2 at epoch 2 */
+        m->env = sample_env(VG_MSG_MAP, 6);
+        m->body.map = (vg_body_map_t){4,
+                                      2,
+                                      {"\0\0\0\1\0\0\0\0\0\0\0\1\0\0\0\2\0\0\0\0\0\0\0\2", 24},
+                                      {"\x92\x93\x01\x02\xae"
+                                       "127.0.0.1:7101\x93\x02\x02\xae"
+                                       "127.0.0.1:7102",
+                                       38}};
+        return true;
+    case 10:
+        m->env = sample_env(VG_MSG_ADMIN, 7);
+        m->body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), 2};
+        return true;
+    case 11:
+        m->env = sample_env(VG_MSG_ADMIN_REPLY, 7);
+        m->body.admin_reply = (vg_body_admin_reply_t){0, VG_STR_LIT("{\"moved\":512}")};
+        return true;
     default: return false;
     }
 }

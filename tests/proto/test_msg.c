@@ -49,7 +49,11 @@ static void test_every_type_round_trips(void **state)
         assert_memory_equal(body.buf, body2.buf, body.len);
         assert_non_null(vg_msg_type_name(m.env.type));
     }
-    assert_int_equal(n, 6);
+    int types = 0;
+#define COUNT_TYPES(NAME, code, lname, BODY) types++;
+    VG_MSG_TABLE(COUNT_TYPES)
+#undef COUNT_TYPES
+    assert_int_equal(n, types); /* a sample for every message type */
     assert_string_equal(vg_msg_type_name(VG_MSG_TX_BATCH), "TX_BATCH");
     assert_null(vg_msg_type_name(0x7f));
     vg_mpw_fini(&env), vg_mpw_fini(&body), vg_mpw_fini(&env2), vg_mpw_fini(&body2);
