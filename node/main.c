@@ -8,6 +8,8 @@
 #include "vg_err.h"
 #include "vg_http.h"
 #include "vg_log.h"
+#include "vg_member.h"
+#include "vg_router.h"
 #include "vg_signals.h"
 #include "vg_store.h"
 
@@ -17,11 +19,15 @@
 typedef struct {
     vg_engine_t *engine;
     vg_store_t *store;
+    vg_member_t *member; /* cluster mode */
+    vg_router_t *router; /* cluster mode with --gateway: routes by shard owner */
 } s_node_t;
 
 static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
 {
-    return vg_engine_score(((s_node_t *) ctx)->engine, txs, n, out, arena);
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_score(node->router, txs, n, out, arena);
+    return vg_engine_score(node->engine, txs, n, out, arena);
 }
 
 static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
@@ -42,13 +48,18 @@ static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucke
 
 static bool s_ready(void *ctx)
 {
-    return vg_engine_ready(((s_node_t *) ctx)->engine);
+    s_node_t *node = ctx;
+    if (node->member && !(vg_member_ready(node->member) && vg_router_ready(node->router)))
+        return false;
+    return vg_engine_ready(node->engine);
 }
 
 static void s_metrics(void *ctx, vg_prom_t *p)
 {
     s_node_t *node = ctx;
     vg_engine_metrics(node->engine, p);
+    if (node->member) vg_member_metrics(node->member, p);
+    if (node->router) vg_router_metrics(node->router, p);
     vg_store_stats_t st;
     vg_store_stats(node->store, &st);
     vg_prom_header(p, "vigil_lmdb_map_used_bytes", "gauge", "Bytes of the LMDB map in use.");
@@ -64,6 +75,27 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     char err[512];
     vg_http_server_t *http = NULL;
     vg_api_t *api = NULL;
+    if (cfg->listen[0]) {
+        vg_member_config_t mc = {.node_id = cfg->node_id,
+                                 .listen = cfg->listen,
+                                 .raft = cfg->raft,
+                                 .join = cfg->join[0] ? cfg->join : NULL,
+                                 .data_dir = cfg->data_dir,
+                                 .shards = cfg->engine.shards,
+                                 .heartbeat_ms = cfg->heartbeat_ms,
+                                 .dead_after_ms = cfg->dead_after_ms};
+        if (vg_member_start(&mc, node->engine, &node->member, err, sizeof err)) {
+            vg_error("node", "%s", err);
+            return 1;
+        }
+        if (cfg->gateway) {
+            vg_router_config_t rc = {.seeds = cfg->listen};
+            if (vg_router_new(&rc, &node->router, err, sizeof err)) {
+                vg_error("node", "gateway: %s", err);
+                return 1;
+            }
+        }
+    }
     if (cfg->gateway) {
         vg_api_backend_t be = {.ctx = node,
                                .score = s_score,
@@ -81,8 +113,8 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
         }
         vg_api_mount(api, http);
         vg_info("node", "gateway listening on http://%s (data in %s)", cfg->http, cfg->data_dir);
-    } else {
-        vg_warn("node", "started without --gateway: no transport accepts transactions yet");
+    } else if (!cfg->listen[0]) {
+        vg_warn("node", "started without --gateway or --listen: nothing accepts transactions");
     }
     int sig;
     while ((sig = vg_signals_wait(-1)) == 0) {
@@ -90,6 +122,7 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
     vg_http_stop(&http);
     vg_api_destroy(&api);
+    vg_router_destroy(&node->router);
     return 0;
 }
 
@@ -126,6 +159,8 @@ int main(int argc, char **argv)
         return 1;
     }
     rc = s_run(&cfg, &node);
+    vg_engine_stop(node.engine); /* drains; cluster replies still go out */
+    vg_member_stop(&node.member);
     vg_engine_destroy(&node.engine);
     vg_store_close(&node.store);
     vg_info("node", "stopped");

@@ -24,6 +24,11 @@ typedef struct {
     uint32_t max_items;
     char log_level[16];
     bool no_sync;
+    uint32_t node_id;
+    char listen[128];
+    char raft[128];
+    char join[128];
+    uint32_t heartbeat_ms, dead_after_ms;
     vg_engine_config_t engine;
 } vg_node_config_t;
 
@@ -42,7 +47,13 @@ typedef struct {
     X(ewma_alpha, F64, engine.features.ewma_alpha, "0.05", "EWMA weight of the newest amount") \
     X(late_tolerance_ms, I64, engine.features.late_tolerance_ms, "300000",                     \
       "events older than the user's latest by more are late (scored, not applied)")            \
-    X(unsafe_no_sync, BOOL, no_sync, "false", "skip fsync at commit (benchmarks only!)")
+    X(unsafe_no_sync, BOOL, no_sync, "false", "skip fsync at commit (benchmarks only!)")       \
+    X(node_id, U32, node_id, "0", "cluster: this node's id (>= 1, unique)")                    \
+    X(listen, STR, listen, "", "cluster: transport address host:port (enables cluster mode)")  \
+    X(raft, STR, raft, "", "cluster: raft address host:port (default: listen port + 1000)")    \
+    X(join, STR, join, "", "cluster: a member's listen address to join (none: bootstrap)")     \
+    X(heartbeat_ms, U32, heartbeat_ms, "500", "cluster: heartbeat period")                     \
+    X(dead_after_ms, U32, dead_after_ms, "3000", "cluster: silence before a member is down")
 
 /* Built-in defaults. */
 void vg_node_config_default(vg_node_config_t *cfg);

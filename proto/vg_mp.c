@@ -169,6 +169,12 @@ void vg_mpw_map(vg_mpw_t *w, uint32_t n)
     s_head(w, n, 0x80, 15, 0, 0xde, 0xdf);
 }
 
+void vg_mpw_raw(vg_mpw_t *w, const void *data, size_t n)
+{
+    uint8_t *p = s_reserve(w, n);
+    if (p && n) memcpy(p, data, n);
+}
+
 void vg_mpw_ostr(vg_mpw_t *w, vg_str_t s)
 {
     if (s.ptr)

@@ -48,6 +48,8 @@ void vg_mpw_str(vg_mpw_t *w, const char *s, uint32_t len);
 void vg_mpw_bin(vg_mpw_t *w, const void *p, uint32_t len);
 void vg_mpw_array(vg_mpw_t *w, uint32_t n);
 void vg_mpw_map(vg_mpw_t *w, uint32_t n);
+/* Appends n raw bytes (pre-encoded msgpack, or payload built by hand). */
+void vg_mpw_raw(vg_mpw_t *w, const void *p, size_t n);
 /* A vg_str_t: nil when not present, else str. */
 void vg_mpw_ostr(vg_mpw_t *w, vg_str_t s);
 

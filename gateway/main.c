@@ -1,0 +1,155 @@
+/* main.c: vigil-gateway, the standalone stateless edge: the HTTP API of
+ * `vigil-node --gateway`, routing every transaction to the node that owns
+ * its shard (learned from the cluster). Several may run at once. */
+#include "vg_api.h"
+#include "vg_err.h"
+#include "vg_http.h"
+#include "vg_log.h"
+#include "vg_router.h"
+#include "vg_signals.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *http, *cluster, *log_level;
+    int http_threads;
+    size_t max_body;
+    uint32_t max_items;
+} s_cfg_t;
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "usage: vigil-gateway --cluster HOST:PORT[,HOST:PORT...] [options]\n\n"
+                 "The Vigil HTTP API (POST /v1/transactions, /healthz, /readyz, /metrics) in\n"
+                 "front of a cluster: learns the shard map from any member and sends each\n"
+                 "transaction to the node owning its shard, retrying on NOT_OWNER or a dead\n"
+                 "owner. Anomaly queries need the PostgreSQL store (not yet): 503 here.\n\n"
+                 "  --cluster ADDRS      members' --listen addresses (env VIGIL_CLUSTER)\n"
+                 "  --http HOST:PORT     listen address (default 127.0.0.1:8080, env VIGIL_HTTP)\n"
+                 "  --http-threads N     HTTP worker threads (default 16)\n"
+                 "  --max-body SIZE      largest request body in bytes (default 8388608)\n"
+                 "  --max-items N        most transactions per request (default 10000)\n"
+                 "  --log-level LEVEL    error, warn, info, debug (default info)\n"
+                 "  -h, --help           this text;  --version  the version\n"
+                 "Exit status: 0 after SIGINT/SIGTERM, 1 when it cannot start, 2 usage error.\n");
+}
+
+static int s_parse(int argc, char **argv, s_cfg_t *c)
+{
+    c->http = getenv("VIGIL_HTTP") ? getenv("VIGIL_HTTP") : "127.0.0.1:8080";
+    c->cluster = getenv("VIGIL_CLUSTER");
+    c->log_level = "info";
+    c->http_threads = 16;
+    c->max_body = 8u << 20;
+    c->max_items = 10000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return s_usage(stdout), 1;
+        if (!strcmp(a, "--version")) return printf("vigil-gateway %s\n", VG_VERSION), 1;
+        if (!v)
+            return fprintf(stderr,
+                           "vigil-gateway: %s: needs a value (or unknown option; see --help)\n", a),
+                   -1;
+        char *end;
+        if (!strcmp(a, "--cluster"))
+            c->cluster = v;
+        else if (!strcmp(a, "--http"))
+            c->http = v;
+        else if (!strcmp(a, "--log-level"))
+            c->log_level = v;
+        else if (!strcmp(a, "--http-threads") &&
+                 (c->http_threads = (int) strtol(v, &end, 10)) > 0 && !*end) {
+        } else if (!strcmp(a, "--max-body") && (c->max_body = strtoull(v, &end, 10)) > 0 && !*end) {
+        } else if (!strcmp(a, "--max-items") &&
+                   (c->max_items = (uint32_t) strtoul(v, &end, 10)) > 0 && !*end) {
+        } else
+            return fprintf(stderr,
+                           "vigil-gateway: %s %s: unknown option or bad value (see --help)\n", a,
+                           v),
+                   -1;
+        i++;
+    }
+    if (!c->cluster || !*c->cluster)
+        return fprintf(stderr, "vigil-gateway: --cluster: required (a member's host:port)\n"), -1;
+    vg_log_level lv;
+    if (vg_log_level_parse(c->log_level, &lv))
+        return fprintf(stderr, "vigil-gateway: --log-level: must be error, warn, info or debug\n"),
+               -1;
+    vg_log_set_level(lv);
+    return 0;
+}
+
+static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
+{
+    return vg_router_score(ctx, txs, n, out, arena);
+}
+
+static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
+                   size_t cap)
+{
+    return (void) ctx, (void) q, (void) fn, (void) arg, (void) next, (void) cap, VG_ERR_UNSUPPORTED;
+}
+
+static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
+{
+    return (void) ctx, (void) id, (void) fn, (void) arg, VG_ERR_UNSUPPORTED;
+}
+
+static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucket_fn *fn, void *arg)
+{
+    return (void) ctx, (void) from, (void) to, (void) bucket, (void) fn, (void) arg,
+           VG_ERR_UNSUPPORTED;
+}
+
+static bool s_ready(void *ctx)
+{
+    return vg_router_ready(ctx);
+}
+
+static void s_metrics(void *ctx, vg_prom_t *p)
+{
+    vg_router_metrics(ctx, p);
+}
+
+int main(int argc, char **argv)
+{
+    vg_signals_block();
+    s_cfg_t cfg;
+    int prc = s_parse(argc, argv, &cfg);
+    if (prc) return prc > 0 ? 0 : 2;
+    char err[512];
+    vg_router_t *router = NULL;
+    vg_router_config_t rc = {.seeds = cfg.cluster};
+    if (vg_router_new(&rc, &router, err, sizeof err)) {
+        fprintf(stderr, "vigil-gateway: %s\n", err);
+        return 1;
+    }
+    vg_api_backend_t be = {.ctx = router,
+                           .score = s_score,
+                           .anomaly_query = s_query,
+                           .anomaly_get = s_get,
+                           .anomaly_stats = s_stats,
+                           .ready = s_ready,
+                           .metrics = s_metrics};
+    vg_api_t *api = vg_api_new(&(vg_api_config_t){cfg.max_body, cfg.max_items}, &be);
+    vg_http_server_t *http = NULL;
+    vg_http_config_t hc = {.listen = cfg.http, .threads = cfg.http_threads};
+    if (vg_http_start(&hc, &http, err, sizeof err)) {
+        fprintf(stderr, "vigil-gateway: %s\n", err);
+        vg_api_destroy(&api);
+        vg_router_destroy(&router);
+        return 1;
+    }
+    vg_api_mount(api, http);
+    vg_info("gateway", "listening on http://%s, cluster %s", cfg.http, cfg.cluster);
+    int sig;
+    while ((sig = vg_signals_wait(-1)) == 0) {
+    }
+    vg_info("gateway", "signal %d: stopping", sig);
+    vg_http_stop(&http);
+    vg_api_destroy(&api);
+    vg_router_destroy(&router);
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* vg_router.h: the gateway side of the cluster data path. Learns the
+ * shard map from the cluster (MAP_GET to any member), splits a batch of
+ * transactions into one TX_BATCH per shard, sends each to the shard's
+ * owner over the transport and gathers the VERDICT_BATCH replies. A
+ * NOT_OWNER, an unreachable owner or a timeout refreshes the map and
+ * retries (safe: nodes dedupe by transaction). Several gateways may run. */
+#ifndef VG_ROUTER_H
+#define VG_ROUTER_H
+
+#include "vg_arena.h"
+#include "vg_metrics.h"
+#include "vg_tx.h"
+#include "vg_verdict.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *seeds; /* "host:port[,host:port...]": members' listen addresses */
+    int timeout_ms;    /* per attempt; 0 = 3000 */
+    int max_attempts;  /* 0 = 8 */
+} vg_router_config_t;
+
+typedef struct vg_router vg_router_t;
+
+/* Starts a client transport and fetches the map (retrying for up to 10 s).
+ * Returns 0 or a vg_err with errbuf set. */
+int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf, size_t errlen);
+
+/* Same contract as vg_engine_score: out[i] for txs[i]; strings of out are
+ * copied into arena. Any thread, concurrently. */
+int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                    vg_arena_t *arena);
+
+/* True while a shard map is known and at least one member answers. */
+bool vg_router_ready(vg_router_t *r);
+
+void vg_router_metrics(vg_router_t *r, vg_prom_t *p);
+void vg_router_destroy(vg_router_t **r_p);
+
+#endif

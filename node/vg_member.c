@@ -1,0 +1,844 @@
+/* vg_member.c: cluster membership of a node. Threads: the transport's I/O
+ * thread runs s_on_msg (decode, ownership check, hand TX_BATCH to the
+ * engine; answer MAP_GET); blocking control work (raft proposals for JOIN,
+ * ADMIN drain/remove) runs on short-lived worker threads; one maintenance
+ * thread (every 250 ms) connects the transport to every member, and on
+ * the leader bootstraps the map and fails over members that went silent. */
+#include "vg_member.h"
+
+#include "vg_cstate.h"
+#include "vg_err.h"
+#include "vg_jw.h"
+#include "vg_log.h"
+#include "vg_mem.h"
+#include "vg_raft.h"
+#include "vg_time.h"
+#include "vg_transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_MOD        "member"
+#define S_PROPOSE_MS 5000
+#define S_TICK_MS    250
+
+struct vg_member {
+    vg_member_config_t cfg;
+    char listen[128], raft_addr[128], join[128], data_dir[512];
+    vg_engine_t *engine;
+    vg_transport_t *tr;
+    vg_cstate_t *state;
+    vg_raft_t *raft;
+    atomic_bool ready, stopping;
+    atomic_int workers; /* control threads in flight */
+    pthread_t tick;
+    bool tick_started;
+    bool connected[VG_CSTATE_MAX_MEMBERS + 1]; /* maintenance thread only */
+    uint32_t connected_id[VG_CSTATE_MAX_MEMBERS + 1];
+    vg_counter_t m_batches, m_txs, m_not_owner, m_bad, m_failovers;
+};
+
+/* ---- replies ------------------------------------------------------------- */
+
+static vg_env_t s_reply_env(vg_member_t *mb, const vg_transport_msg_t *req, int type)
+{
+    vg_env_t e = req->env;
+    e.type = (uint8_t) type;
+    e.src = mb->cfg.node_id;
+    e.flags = 0;
+    return e;
+}
+
+static void s_send(vg_member_t *mb, uint32_t peer, vg_msg_t *m)
+{
+    int rc = vg_transport_send_msg(mb->tr, peer, m);
+    if (rc)
+        vg_warn(S_MOD, "reply %s to %u not sent: %s", vg_msg_type_name(m->env.type), peer,
+                vg_strerror(rc));
+}
+
+static void s_reply_error(vg_member_t *mb, const vg_transport_msg_t *req, int code, const char *msg)
+{
+    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_ERROR)};
+    m.body.error = (vg_body_error_t){code, vg_str_c(msg)};
+    s_send(mb, req->peer, &m);
+}
+
+/* ---- TX_BATCH ------------------------------------------------------------ */
+
+typedef struct {
+    vg_member_t *mb;
+    vg_transport_msg_t *msg; /* owns the body the transactions point into */
+    vg_msg_t req;
+    vg_arena_t arena;
+    vg_verdict_t *out;
+} s_batch_t;
+
+typedef struct {
+    uint32_t shard, owner;
+    uint64_t epoch;
+    int rc;
+} s_owner_q_t;
+
+static void s_owner_read(const vg_cstate_t *st, void *arg)
+{
+    s_owner_q_t *q = arg;
+    q->rc = vg_cstate_shard(st, q->shard, &q->owner, &q->epoch);
+}
+
+static void s_batch_free(s_batch_t *b)
+{
+    vg_arena_fini(&b->arena);
+    vg_transport_msg_destroy(&b->msg);
+    free(b->out);
+    free(b);
+}
+
+static void s_batch_done(void *arg, int rc)
+{
+    s_batch_t *b = arg;
+    (void) rc; /* per-verdict status says which failed */
+    vg_msg_t m = {.env = s_reply_env(b->mb, b->msg, VG_MSG_VERDICT_BATCH)};
+    m.body.verdict_batch.verdicts = (vg_verdict_list_t){b->req.body.tx_batch.txs.n, b->out};
+    s_send(b->mb, b->msg->peer, &m);
+    s_batch_free(b);
+}
+
+/* Checks the shard is ours at the sender's epoch; answers NOT_OWNER if not. */
+static bool s_owned(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    s_owner_q_t q = {.shard = msg->env.shard};
+    vg_raft_read(mb->raft, s_owner_read, &q);
+    if (q.rc == 0 && q.owner == mb->cfg.node_id && msg->env.epoch <= q.epoch) return true;
+    vg_counter_add(&mb->m_not_owner, 1);
+    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_NOT_OWNER)};
+    m.env.epoch = q.rc ? 0 : q.epoch;
+    m.body.not_owner =
+        (vg_body_not_owner_t){msg->env.shard, q.rc ? 0 : q.epoch, q.rc ? 0 : q.owner};
+    s_send(mb, msg->peer, &m);
+    return false;
+}
+
+static void s_tx_batch(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    if (atomic_load(&mb->stopping) || !atomic_load(&mb->ready)) {
+        s_reply_error(mb, msg, VG_ERR_CLOSED, "node not ready or stopping");
+        return;
+    }
+    if (!s_owned(mb, msg)) return;
+    s_batch_t *b = VG_NEW(s_batch_t);
+    b->mb = mb;
+    b->msg = vg_transport_msg_dup(msg);
+    b->req.env = b->msg->env;
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    if (vg_msg_body_decode(b->msg->body, b->msg->body_len, &b->req, &b->arena, &err)) {
+        char text[300];
+        vg_counter_add(&mb->m_bad, 1);
+        s_reply_error(mb, msg, err.code, vg_perr_str(&err, text, sizeof text));
+        s_batch_free(b);
+        return;
+    }
+    vg_tx_list_t *txs = &b->req.body.tx_batch.txs;
+    uint32_t n_shards = vg_engine_shards(mb->engine);
+    for (uint32_t i = 0; i < txs->n; i++)
+        if (vg_shard_of(txs->items[i].user_id, n_shards) != msg->env.shard) {
+            vg_counter_add(&mb->m_bad, 1);
+            s_reply_error(mb, msg, VG_ERR_INVALID, "a transaction is not of envelope.shard");
+            s_batch_free(b);
+            return;
+        }
+    vg_counter_add(&mb->m_batches, 1);
+    vg_counter_add(&mb->m_txs, txs->n);
+    b->out = vg_calloc(txs->n ? txs->n : 1, sizeof *b->out);
+    vg_engine_submit(mb->engine, txs->items, txs->n, b->out, &b->arena, s_batch_done, b);
+}
+
+/* ---- MAP_GET ------------------------------------------------------------- */
+
+typedef struct {
+    vg_mpw_t owners, members;
+    uint64_t epoch;
+    uint32_t n_shards;
+} s_map_t;
+
+static void s_map_read(const vg_cstate_t *st, void *arg)
+{
+    s_map_t *m = arg;
+    m->epoch = vg_cstate_map_epoch(st);
+    m->n_shards = vg_cstate_n_shards(st);
+    for (uint32_t s = 0; s < m->n_shards; s++) {
+        uint32_t owner = 0;
+        uint64_t epoch = 0;
+        vg_cstate_shard(st, s, &owner, &epoch);
+        uint8_t rec[12];
+        for (int i = 0; i < 4; i++) rec[i] = (uint8_t) (owner >> (24 - 8 * i));
+        for (int i = 0; i < 8; i++) rec[4 + i] = (uint8_t) (epoch >> (56 - 8 * i));
+        vg_mpw_raw(&m->owners, rec, 12);
+    }
+    size_t n = vg_cstate_member_count(st);
+    vg_mpw_array(&m->members, (uint32_t) n);
+    for (size_t i = 0; i < n; i++) {
+        vg_cstate_member_t mem;
+        vg_cstate_member_at(st, i, &mem);
+        vg_mpw_array(&m->members, 3);
+        vg_mpw_uint(&m->members, mem.id);
+        vg_mpw_uint(&m->members, (uint64_t) mem.state);
+        vg_mpw_str(&m->members, mem.data_addr, (uint32_t) strlen(mem.data_addr));
+    }
+}
+
+static void s_map_get(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    s_map_t map;
+    memset(&map, 0, sizeof map);
+    vg_mpw_init(&map.owners);
+    vg_mpw_init(&map.members);
+    vg_raft_read(mb->raft, s_map_read, &map);
+    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_MAP)};
+    m.body.map = (vg_body_map_t){map.epoch,
+                                 map.n_shards,
+                                 {(const char *) map.owners.buf, (uint32_t) map.owners.len},
+                                 {(const char *) map.members.buf, (uint32_t) map.members.len}};
+    m.env.epoch = map.epoch;
+    s_send(mb, msg->peer, &m);
+    vg_mpw_fini(&map.owners);
+    vg_mpw_fini(&map.members);
+}
+
+/* ---- raft proposals (control threads only) ------------------------------- */
+
+/* Proposes one command built by the caller into w. */
+static int s_propose(vg_member_t *mb, vg_mpw_t *w, vg_raft_result_t *res)
+{
+    if (w->err) return w->err;
+    int rc = vg_raft_propose(mb->raft, w->buf, w->len, S_PROPOSE_MS, res);
+    if (rc && rc != VG_ERR_EXISTS)
+        vg_warn(S_MOD, "proposal failed: %s (%s)", vg_strerror(rc), res->msg);
+    return rc == VG_ERR_EXISTS ? 0 : rc;
+}
+
+typedef struct {
+    uint32_t node;
+    int kind; /* 'j' join, 'd' drain, 'x' down */
+    vg_cstate_plan_t plan;
+    int rc;
+} s_plan_q_t;
+
+static void s_plan_read(const vg_cstate_t *st, void *arg)
+{
+    s_plan_q_t *q = arg;
+    if (q->kind == 'j')
+        q->rc = vg_cstate_plan_join(st, q->node, &q->plan);
+    else if (q->kind == 'd')
+        q->rc = vg_cstate_plan_drain(st, q->node, &q->plan);
+    else
+        q->rc = vg_cstate_plan_down(st, q->node, &q->plan);
+}
+
+/* Plans and commits shard moves for node; returns the number moved.
+ * Hand-off of the moved users' state is not implemented yet: the new owner
+ * starts them afresh (see README, "Cluster"). */
+static int s_move(vg_member_t *mb, uint32_t node, int kind, size_t *moved)
+{
+    s_plan_q_t q = {.node = node, .kind = kind};
+    vg_raft_read(mb->raft, s_plan_read, &q);
+    *moved = 0;
+    if (q.rc) return q.rc == VG_ERR_NOT_FOUND && kind != 'j' ? 0 : q.rc;
+    int rc = 0;
+    if (q.plan.n) {
+        vg_mpw_t w;
+        vg_mpw_init(&w);
+        vg_raft_result_t res;
+        vg_cstate_cmd_assign_plan(&w, &q.plan);
+        rc = s_propose(mb, &w, &res);
+        vg_mpw_fini(&w);
+        if (!rc) *moved = q.plan.n;
+    }
+    vg_cstate_plan_fini(&q.plan);
+    return rc;
+}
+
+static int s_set_state(vg_member_t *mb, uint32_t node, vg_member_state state)
+{
+    vg_mpw_t w;
+    vg_mpw_init(&w);
+    vg_raft_result_t res;
+    vg_cstate_cmd_set_member_state(&w, node, state);
+    int rc = s_propose(mb, &w, &res);
+    vg_mpw_fini(&w);
+    return rc;
+}
+
+/* ---- control requests on worker threads ---------------------------------- */
+
+typedef struct {
+    vg_member_t *mb;
+    vg_transport_msg_t *msg;
+} s_ctl_t;
+
+typedef struct {
+    uint32_t id;
+    char *addr;
+    size_t cap;
+} s_addr_q_t;
+
+static void s_addr_read(const vg_cstate_t *st, void *arg)
+{
+    s_addr_q_t *q = arg;
+    vg_cstate_member_t mem;
+    if (vg_cstate_member_get(st, q->id, &mem) == 0) snprintf(q->addr, q->cap, "%s", mem.data_addr);
+}
+
+/* The leader's id and transport address (0 / "" when unknown). */
+static void s_leader_info(vg_member_t *mb, uint32_t *id, char *addr, size_t cap)
+{
+    *id = 0;
+    addr[0] = 0;
+    if (vg_raft_leader(mb->raft, id, NULL, 0)) return;
+    s_addr_q_t q = {*id, addr, cap};
+    vg_raft_read(mb->raft, s_addr_read, &q);
+}
+
+static void s_join_reply(vg_member_t *mb, const vg_transport_msg_t *req, int code, uint32_t id,
+                         const char *text)
+{
+    char addr[256];
+    uint32_t leader;
+    s_leader_info(mb, &leader, addr, sizeof addr);
+    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_JOIN_REPLY)};
+    m.body.join_reply = (vg_body_join_reply_t){code, id, leader, vg_str_c(addr), vg_str_c(text)};
+    s_send(mb, req->peer, &m);
+}
+
+/* Leader: raft configuration, ADD_MEMBER, a minimal move plan, ACTIVE. */
+static void s_join(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    vg_msg_t req = {.env = msg->env};
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err) || !req.body.join.node_id) {
+        s_join_reply(mb, msg, VG_ERR_INVALID, 0, "malformed JOIN (node_id must be set)");
+        return;
+    }
+    if (!vg_raft_is_leader(mb->raft)) {
+        s_join_reply(mb, msg, VG_ERR_NOT_OWNER, 0, "not the leader");
+        return;
+    }
+    vg_body_join_t *j = &req.body.join;
+    uint32_t id = j->node_id;
+    char data[VG_CSTATE_ADDR_MAX + 1], raft[VG_CSTATE_ADDR_MAX + 1];
+    snprintf(data, sizeof data, "%.*s", (int) j->data_addr.len, j->data_addr.ptr);
+    snprintf(raft, sizeof raft, "%.*s", (int) j->raft_addr.len, j->raft_addr.ptr);
+    vg_raft_result_t res;
+    int rc = vg_raft_join(mb->raft, id, raft, S_PROPOSE_MS, &res);
+    bool voter = res.voter;
+    vg_mpw_t w;
+    vg_mpw_init(&w);
+    if (!rc) {
+        vg_cstate_cmd_add_member(&w, id, data, raft, voter, VG_MEMBER_JOINING);
+        rc = s_propose(mb, &w, &res);
+    }
+    vg_mpw_fini(&w);
+    size_t moved = 0;
+    if (!rc) rc = s_move(mb, id, 'j', &moved);
+    if (!rc) rc = s_set_state(mb, id, VG_MEMBER_ACTIVE);
+    char text[160];
+    if (rc)
+        snprintf(text, sizeof text, "join failed: %s", vg_strerror(rc));
+    else
+        snprintf(text, sizeof text, "joined as %s, %zu shards moved to it",
+                 voter ? "voter" : "standby", moved);
+    vg_info(S_MOD, "node %u (%s): %s", id, data, text);
+    s_join_reply(mb, msg, rc, id, text);
+}
+
+/* ---- ADMIN ---------------------------------------------------------------- */
+
+/* A copy of the member list: JSON is built outside the raft read lock,
+ * because transport calls must never nest inside it (the transport's I/O
+ * thread takes that lock too: a queued raft writer would deadlock us). */
+typedef struct {
+    size_t n;
+    struct {
+        vg_cstate_member_t m;
+        char data[VG_CSTATE_ADDR_MAX + 1], raft[VG_CSTATE_ADDR_MAX + 1];
+    } * v;
+    uint64_t map_epoch;
+    uint32_t n_shards;
+} s_members_t;
+
+static void s_members_read(const vg_cstate_t *st, void *arg)
+{
+    s_members_t *q = arg;
+    q->map_epoch = vg_cstate_map_epoch(st);
+    q->n_shards = vg_cstate_n_shards(st);
+    q->n = vg_cstate_member_count(st);
+    q->v = vg_calloc(q->n ? q->n : 1, sizeof *q->v);
+    for (size_t i = 0; i < q->n; i++) {
+        vg_cstate_member_at(st, i, &q->v[i].m);
+        snprintf(q->v[i].data, sizeof q->v[i].data, "%s", q->v[i].m.data_addr);
+        snprintf(q->v[i].raft, sizeof q->v[i].raft, "%s", q->v[i].m.raft_addr);
+    }
+}
+
+static void s_members_json(vg_member_t *mb, vg_jw_t *w)
+{
+    s_members_t q = {0};
+    vg_raft_read(mb->raft, s_members_read, &q);
+    vg_jw_key(w, "members");
+    vg_jw_arr_begin(w);
+    for (size_t i = 0; i < q.n; i++) {
+        const vg_cstate_member_t *mem = &q.v[i].m;
+        bool self = mem->id == mb->cfg.node_id;
+        vg_jw_obj_begin(w);
+        vg_jw_kint(w, "id", mem->id);
+        vg_jw_kcstr(w, "state", vg_cstate_member_state_name(mem->state));
+        vg_jw_kbool(w, "voter", mem->voter);
+        vg_jw_kcstr(w, "data_addr", q.v[i].data);
+        vg_jw_kcstr(w, "raft_addr", q.v[i].raft);
+        vg_jw_kint(w, "shards", mem->n_shards);
+        vg_jw_kbool(w, "alive", self || vg_transport_peer_alive(mb->tr, mem->id));
+        vg_jw_obj_end(w);
+    }
+    vg_jw_arr_end(w);
+    vg_jw_kint(w, "map_epoch", (int64_t) q.map_epoch);
+    vg_jw_kint(w, "shards", q.n_shards);
+    vg_jw_key(w, "warnings");
+    vg_jw_arr_begin(w);
+    for (size_t i = 0; i < q.n; i++) {
+        char text[200];
+        if (q.v[i].m.state != VG_MEMBER_DOWN) continue;
+        snprintf(text, sizeof text,
+                 "node %u is down: the state of its users is lost until replication exists",
+                 q.v[i].m.id);
+        vg_jw_cstr(w, text);
+    }
+    vg_jw_arr_end(w);
+    free(q.v);
+}
+
+static void s_status_json(vg_member_t *mb, vg_jw_t *w)
+{
+    vg_raft_status_t st;
+    vg_raft_status(mb->raft, &st);
+    char addr[256];
+    uint32_t leader;
+    s_leader_info(mb, &leader, addr, sizeof addr);
+    vg_jw_obj_begin(w);
+    vg_jw_kint(w, "node", mb->cfg.node_id);
+    vg_jw_kint(w, "leader", leader);
+    vg_jw_kcstr(w, "leader_addr", addr);
+    vg_jw_kint(w, "term", (int64_t) st.term);
+    s_members_json(mb, w);
+    vg_jw_obj_end(w);
+}
+
+static void s_admin_reply(vg_member_t *mb, const vg_transport_msg_t *req, int code, vg_jw_t *w)
+{
+    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_ADMIN_REPLY)};
+    m.body.admin_reply = (vg_body_admin_reply_t){code, {w->buf ? w->buf : "{}", (uint32_t) w->len}};
+    s_send(mb, req->peer, &m);
+}
+
+static void s_admin_error(vg_member_t *mb, const vg_transport_msg_t *req, int code,
+                          const char *text)
+{
+    vg_jw_t w;
+    vg_jw_init(&w);
+    char addr[256];
+    uint32_t leader;
+    s_leader_info(mb, &leader, addr, sizeof addr);
+    vg_jw_obj_begin(&w);
+    vg_jw_kcstr(&w, "error", text);
+    vg_jw_kint(&w, "leader", leader);
+    vg_jw_kcstr(&w, "leader_addr", addr);
+    vg_jw_obj_end(&w);
+    s_admin_reply(mb, req, code, &w);
+    vg_jw_fini(&w);
+}
+
+/* drain: DRAINING, move every shard off; remove: the same, then out of raft
+ * and the member list. */
+static int s_drain_remove(vg_member_t *mb, uint32_t node, bool remove, size_t *moved)
+{
+    int rc = s_set_state(mb, node, VG_MEMBER_DRAINING);
+    if (!rc) rc = s_move(mb, node, 'd', moved);
+    if (rc || !remove) return rc;
+    vg_raft_result_t res;
+    rc = vg_raft_remove(mb->raft, node, S_PROPOSE_MS, &res);
+    if (rc == VG_ERR_NOT_FOUND) rc = 0;
+    if (!rc) {
+        vg_mpw_t w;
+        vg_mpw_init(&w);
+        vg_cstate_cmd_remove_member(&w, node);
+        rc = s_propose(mb, &w, &res);
+        vg_mpw_fini(&w);
+    }
+    return rc;
+}
+
+static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    vg_msg_t req = {.env = msg->env};
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err)) {
+        s_admin_error(mb, msg, err.code, "malformed ADMIN");
+        return;
+    }
+    vg_str_t cmd = req.body.admin.command;
+    uint32_t node = req.body.admin.node;
+    vg_jw_t w;
+    vg_jw_init(&w);
+    if (vg_str_eq_c(cmd, "status") || vg_str_eq_c(cmd, "nodes")) {
+        s_status_json(mb, &w);
+        s_admin_reply(mb, msg, 0, &w);
+    } else if (vg_str_eq_c(cmd, "drain") || vg_str_eq_c(cmd, "remove")) {
+        bool remove = vg_str_eq_c(cmd, "remove");
+        size_t moved = 0;
+        if (!vg_raft_is_leader(mb->raft)) {
+            s_admin_error(mb, msg, VG_ERR_NOT_OWNER, "not the leader: send this to the leader");
+        } else {
+            int rc = s_drain_remove(mb, node, remove, &moved);
+            if (rc) {
+                char text[160];
+                snprintf(text, sizeof text, "%s of node %u failed: %s", remove ? "remove" : "drain",
+                         node, vg_strerror(rc));
+                s_admin_error(mb, msg, rc, text);
+            } else {
+                vg_jw_obj_begin(&w);
+                vg_jw_kint(&w, "node", node);
+                vg_jw_kcstr(&w, "state", remove ? "removed" : "draining");
+                vg_jw_kint(&w, "moved", (int64_t) moved);
+                vg_jw_obj_end(&w);
+                s_admin_reply(mb, msg, 0, &w);
+            }
+        }
+    } else {
+        s_admin_error(mb, msg, VG_ERR_INVALID, "unknown command (status, nodes, drain, remove)");
+    }
+    vg_jw_fini(&w);
+}
+
+static void *s_ctl_main(void *arg)
+{
+    s_ctl_t *c = arg;
+    if (c->msg->env.type == VG_MSG_JOIN)
+        s_join(c->mb, c->msg);
+    else
+        s_admin(c->mb, c->msg);
+    atomic_fetch_sub(&c->mb->workers, 1);
+    vg_transport_msg_destroy(&c->msg);
+    free(c);
+    return NULL;
+}
+
+/* Blocking control work leaves the I/O thread for a short-lived thread. */
+static void s_spawn_ctl(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    if (atomic_load(&mb->stopping)) return;
+    s_ctl_t *c = VG_NEW(s_ctl_t);
+    c->mb = mb;
+    c->msg = vg_transport_msg_dup(msg);
+    atomic_fetch_add(&mb->workers, 1);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, s_ctl_main, c) != 0) {
+        atomic_fetch_sub(&mb->workers, 1);
+        vg_transport_msg_destroy(&c->msg);
+        free(c);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void s_on_msg(void *arg, const vg_transport_msg_t *m)
+{
+    vg_member_t *mb = arg;
+    switch (m->env.type) {
+    case VG_MSG_TX_BATCH: s_tx_batch(mb, m); break;
+    case VG_MSG_MAP_GET: s_map_get(mb, m); break;
+    case VG_MSG_JOIN:
+    case VG_MSG_ADMIN: s_spawn_ctl(mb, m); break;
+    default: vg_counter_add(&mb->m_bad, 1); break;
+    }
+}
+
+/* ---- maintenance thread --------------------------------------------------- */
+
+typedef struct {
+    vg_member_t *mb;
+    uint32_t ids[64];
+    char addrs[64][VG_CSTATE_ADDR_MAX + 1];
+    int states[64];
+    size_t n;
+    bool has_map, self_member;
+} s_tick_q_t;
+
+static void s_tick_read(const vg_cstate_t *st, void *arg)
+{
+    s_tick_q_t *q = arg;
+    q->has_map = vg_cstate_n_shards(st) > 0;
+    q->n = 0;
+    for (size_t i = 0; i < vg_cstate_member_count(st) && q->n < 64; i++) {
+        vg_cstate_member_t mem;
+        vg_cstate_member_at(st, i, &mem);
+        if (mem.id == q->mb->cfg.node_id) q->self_member = mem.state != VG_MEMBER_REMOVED;
+        q->ids[q->n] = mem.id;
+        q->states[q->n] = mem.state;
+        snprintf(q->addrs[q->n++], VG_CSTATE_ADDR_MAX + 1, "%s", mem.data_addr);
+    }
+}
+
+static void s_connect_members(vg_member_t *mb, const s_tick_q_t *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        uint32_t id = q->ids[i];
+        if (id == mb->cfg.node_id || q->states[i] == VG_MEMBER_REMOVED) continue;
+        size_t k = 0;
+        while (k < VG_CSTATE_MAX_MEMBERS && mb->connected[k] && mb->connected_id[k] != id) k++;
+        if (k >= VG_CSTATE_MAX_MEMBERS || mb->connected[k]) continue;
+        char ep[300];
+        snprintf(ep, sizeof ep, "tcp://%s", q->addrs[i]);
+        if (vg_transport_connect(mb->tr, id, ep) == 0) {
+            mb->connected[k] = true;
+            mb->connected_id[k] = id;
+        }
+    }
+}
+
+static void s_bootstrap(vg_member_t *mb)
+{
+    vg_mpw_t w;
+    vg_mpw_init(&w);
+    vg_raft_result_t res;
+    vg_cstate_cmd_add_member(&w, mb->cfg.node_id, mb->listen, mb->raft_addr, true,
+                             VG_MEMBER_ACTIVE);
+    int rc = s_propose(mb, &w, &res);
+    uint32_t self = mb->cfg.node_id; /* every shard starts on the first node */
+    vg_mpw_reset(&w);
+    vg_cstate_cmd_init_map(&w, mb->cfg.shards, &self, 1);
+    if (!rc) rc = s_propose(mb, &w, &res);
+    vg_mpw_fini(&w);
+    if (!rc)
+        vg_info(S_MOD, "bootstrapped the cluster: %u shards on node %u", mb->cfg.shards,
+                mb->cfg.node_id);
+}
+
+/* Leader: a member silent past dead_after_ms is DOWN, its shards move; a
+ * DOWN member heard from again is ACTIVE (with no shards until a plan
+ * gives it some). */
+static void s_failover(vg_member_t *mb, const s_tick_q_t *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        uint32_t id = q->ids[i];
+        vg_transport_peer_info_t info;
+        if (id == mb->cfg.node_id || vg_transport_peer_info(mb->tr, id, &info)) continue;
+        if (q->states[i] == VG_MEMBER_DOWN && info.state == VG_TRANSPORT_PEER_UP) {
+            if (s_set_state(mb, id, VG_MEMBER_ACTIVE) == 0)
+                vg_info(S_MOD, "node %u answers again: active (no shards)", id);
+            continue;
+        }
+        if (q->states[i] != VG_MEMBER_ACTIVE || info.state != VG_TRANSPORT_PEER_DOWN) continue;
+        size_t moved = 0;
+        int rc = s_set_state(mb, id, VG_MEMBER_DOWN);
+        if (!rc) rc = s_move(mb, id, 'x', &moved);
+        vg_counter_add(&mb->m_failovers, 1);
+        vg_warn(S_MOD, "node %u stopped answering: marked down, %zu shards reassigned (%s)", id,
+                moved, rc ? vg_strerror(rc) : "ok");
+    }
+}
+
+static void *s_tick_main(void *arg)
+{
+    vg_member_t *mb = arg;
+    while (!atomic_load(&mb->stopping)) {
+        s_tick_q_t q = {.mb = mb};
+        vg_raft_read(mb->raft, s_tick_read, &q);
+        s_connect_members(mb, &q);
+        if (vg_raft_is_leader(mb->raft)) {
+            if (!q.has_map)
+                s_bootstrap(mb);
+            else
+                s_failover(mb, &q);
+        }
+        atomic_store(&mb->ready, q.has_map && q.self_member);
+        usleep(S_TICK_MS * 1000);
+    }
+    return NULL;
+}
+
+/* ---- joining ---------------------------------------------------------------- */
+
+#define S_SEED_ID 0x7fffffffu /* provisional peer id of an address we were given */
+
+/* Sends JOIN to addr; on NOT_OWNER follows the leader. Returns 0 when in. */
+static int s_join_once(vg_member_t *mb, const char *addr, uint32_t seed_id, char *leader_addr,
+                       size_t cap)
+{
+    char ep[300];
+    snprintf(ep, sizeof ep, "tcp://%s", addr);
+    vg_transport_disconnect(mb->tr, seed_id);
+    int rc = vg_transport_connect(mb->tr, seed_id, ep);
+    if (rc) return rc;
+    vg_msg_t m = {
+        .env = {.version = VG_PROTO_VERSION, .type = VG_MSG_JOIN, .src = mb->cfg.node_id}};
+    m.body.join = (vg_body_join_t){mb->cfg.node_id, vg_str_c(mb->listen), vg_str_c(mb->raft_addr)};
+    vg_mpw_t body;
+    vg_mpw_init(&body);
+    vg_msg_body_encode(&m, &body);
+    vg_transport_msg_t *reply = NULL;
+    rc = vg_transport_request(mb->tr, seed_id, &m.env, body.buf, body.len, 15000, &reply);
+    vg_mpw_fini(&body);
+    vg_transport_disconnect(mb->tr, seed_id);
+    if (rc) return rc;
+    vg_msg_t r = {.env = reply->env};
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    rc = reply->env.type != VG_MSG_JOIN_REPLY
+             ? VG_ERR_PROTO
+             : vg_msg_body_decode(reply->body, reply->body_len, &r, NULL, &err);
+    if (!rc) {
+        rc = r.body.join_reply.code;
+        snprintf(leader_addr, cap, "%.*s", (int) r.body.join_reply.leader_addr.len,
+                 r.body.join_reply.leader_addr.ptr);
+        vg_info(S_MOD, "join via %s: %.*s", addr, (int) r.body.join_reply.message.len,
+                r.body.join_reply.message.ptr);
+    }
+    vg_transport_msg_destroy(&reply);
+    return rc;
+}
+
+static int s_join_cluster(vg_member_t *mb)
+{
+    char target[256], leader[256];
+    snprintf(target, sizeof target, "%s", mb->join);
+    for (int attempt = 0; attempt < 60 && !atomic_load(&mb->stopping); attempt++) {
+        leader[0] = 0;
+        int rc = s_join_once(mb, target, S_SEED_ID, leader, sizeof leader);
+        if (!rc) return 0;
+        if (rc == VG_ERR_NOT_OWNER && leader[0]) {
+            snprintf(target, sizeof target, "%s", leader); /* ask the leader */
+            continue;
+        }
+        vg_warn(S_MOD, "join via %s: %s; retrying", target, vg_strerror(rc));
+        snprintf(target, sizeof target, "%s", mb->join);
+        usleep(500 * 1000);
+    }
+    return VG_ERR_TIMEOUT;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void s_default_raft_addr(const char *listen, char *out, size_t cap)
+{
+    const char *colon = strrchr(listen, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    snprintf(out, cap, "%.*s:%d", colon ? (int) (colon - listen) : 0, listen, port + 1000);
+}
+
+int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_member_t **out,
+                    char *errbuf, size_t errlen)
+{
+    if (!cfg->node_id || !cfg->listen || !strchr(cfg->listen, ':')) {
+        snprintf(errbuf, errlen, "cluster mode needs --node-id N (>= 1) and --listen host:port");
+        return VG_ERR_INVALID;
+    }
+    vg_member_t *mb = VG_NEW(vg_member_t);
+    mb->cfg = *cfg;
+    mb->engine = engine;
+    snprintf(mb->listen, sizeof mb->listen, "%s", cfg->listen);
+    if (cfg->raft && cfg->raft[0])
+        snprintf(mb->raft_addr, sizeof mb->raft_addr, "%s", cfg->raft);
+    else
+        s_default_raft_addr(cfg->listen, mb->raft_addr, sizeof mb->raft_addr);
+    snprintf(mb->join, sizeof mb->join, "%s", cfg->join ? cfg->join : "");
+    snprintf(mb->data_dir, sizeof mb->data_dir, "%s", cfg->data_dir);
+    mb->cfg.listen = mb->listen, mb->cfg.raft = mb->raft_addr, mb->cfg.join = mb->join;
+    mb->cfg.data_dir = mb->data_dir;
+    mb->state = vg_cstate_new();
+    char bind[160];
+    snprintf(bind, sizeof bind, "tcp://%s", mb->listen);
+    vg_transport_config_t tc = {.self_id = cfg->node_id,
+                                .bind = bind,
+                                .heartbeat_ms = cfg->heartbeat_ms,
+                                .dead_after_ms = cfg->dead_after_ms ? cfg->dead_after_ms : 3000,
+                                .on_msg = s_on_msg,
+                                .arg = mb};
+    int rc = vg_transport_new(&tc, &mb->tr);
+    if (rc) {
+        snprintf(errbuf, errlen, "cannot listen on %s: %s", mb->listen, vg_strerror(rc));
+        goto fail;
+    }
+    vg_raft_config_t rcfg = {.node_id = cfg->node_id,
+                             .raft_addr = mb->raft_addr,
+                             .data_dir = mb->data_dir,
+                             .bootstrap = !mb->join[0]};
+    if ((rc = vg_raft_new(&rcfg, mb->state, &mb->raft)) || (rc = vg_raft_start(mb->raft))) {
+        snprintf(errbuf, errlen, "raft on %s: %s", mb->raft_addr, vg_strerror(rc));
+        goto fail;
+    }
+    if (pthread_create(&mb->tick, NULL, s_tick_main, mb) == 0) {
+        mb->tick_started = true;
+    } else {
+        rc = VG_ERR_INTERNAL;
+        snprintf(errbuf, errlen, "cannot start the maintenance thread");
+        goto fail;
+    }
+    if (mb->join[0] && (rc = s_join_cluster(mb))) {
+        snprintf(errbuf, errlen, "could not join the cluster via %s: %s", mb->join,
+                 vg_strerror(rc));
+        vg_member_stop(&mb);
+        return rc;
+    }
+    vg_info(S_MOD, "node %u: transport %s, raft %s", cfg->node_id, mb->listen, mb->raft_addr);
+    *out = mb;
+    return 0;
+fail:
+    vg_raft_destroy(&mb->raft);
+    vg_transport_destroy(&mb->tr);
+    vg_cstate_destroy(&mb->state);
+    free(mb);
+    return rc ? rc : VG_ERR_INTERNAL;
+}
+
+bool vg_member_ready(vg_member_t *m)
+{
+    return m && atomic_load(&m->ready);
+}
+
+void vg_member_metrics(vg_member_t *m, vg_prom_t *p)
+{
+    vg_prom_header(p, "vigil_cluster_batches_total", "counter", "TX_BATCH messages accepted.");
+    vg_prom_sample(p, "vigil_cluster_batches_total", NULL, (double) vg_counter_get(&m->m_batches));
+    vg_prom_header(p, "vigil_cluster_not_owner_total", "counter", "TX_BATCH answered NOT_OWNER.");
+    vg_prom_sample(p, "vigil_cluster_not_owner_total", NULL,
+                   (double) vg_counter_get(&m->m_not_owner));
+    vg_prom_header(p, "vigil_cluster_failovers_total", "counter",
+                   "Members marked down by this leader.");
+    vg_prom_sample(p, "vigil_cluster_failovers_total", NULL,
+                   (double) vg_counter_get(&m->m_failovers));
+    vg_prom_header(p, "vigil_cluster_leader", "gauge", "1 on the raft leader.");
+    vg_prom_sample(p, "vigil_cluster_leader", NULL, vg_raft_is_leader(m->raft) ? 1 : 0);
+    vg_transport_metrics(m->tr, p);
+}
+
+void vg_member_stop(vg_member_t **m_p)
+{
+    vg_member_t *mb = *m_p;
+    if (!mb) return;
+    atomic_store(&mb->stopping, true);
+    if (mb->tick_started) pthread_join(mb->tick, NULL);
+    for (int i = 0; i < 200 && atomic_load(&mb->workers) > 0; i++) usleep(25000);
+    vg_raft_destroy(&mb->raft);
+    vg_transport_destroy(&mb->tr); /* in-flight batches: replies after this are dropped */
+    vg_cstate_destroy(&mb->state);
+    free(mb);
+    *m_p = NULL;
+}

@@ -1,0 +1,44 @@
+/* vg_member.h: a node's membership in a cluster: its transport (ZeroMQ,
+ * cluster/vg_transport) and raft control plane (cluster/vg_raft), the
+ * data path for TX_BATCH messages routed to the shards it owns (scored by
+ * the engine, answered with VERDICT_BATCH or NOT_OWNER), and the control
+ * requests JOIN, MAP_GET and ADMIN. The raft leader bootstraps the shard
+ * map, admits joiners with a minimal move plan and reassigns the shards of
+ * members that stop answering. */
+#ifndef VG_MEMBER_H
+#define VG_MEMBER_H
+
+#include "vg_engine.h"
+#include "vg_metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t node_id;       /* >= 1 */
+    const char *listen;     /* transport host:port (copied) */
+    const char *raft;       /* raft host:port; NULL = listen port + 1000 */
+    const char *join;       /* a member's listen host:port; NULL = bootstrap */
+    const char *data_dir;   /* raft keeps <data_dir>/raft */
+    uint32_t shards;        /* shard count of a bootstrapped map */
+    uint32_t heartbeat_ms;  /* 0 = 500 */
+    uint32_t dead_after_ms; /* 0 = 3000: silent members are marked down */
+} vg_member_config_t;
+
+typedef struct vg_member vg_member_t;
+
+/* Starts transport and raft, then bootstraps or joins. engine is borrowed
+ * and must outlive the member. Returns 0 or a vg_err with errbuf set. */
+int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_member_t **out,
+                    char *errbuf, size_t errlen);
+
+/* True once this node is part of a cluster with a shard map. */
+bool vg_member_ready(vg_member_t *m);
+
+void vg_member_metrics(vg_member_t *m, vg_prom_t *p);
+
+/* Stops raft and the transport (in-flight batches finish first); NULL-safe. */
+void vg_member_stop(vg_member_t **m_p);
+
+#endif

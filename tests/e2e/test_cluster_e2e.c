@@ -1,0 +1,301 @@
+/* test_cluster_e2e.c: real vigil-node processes on loopback forming a
+ * cluster behind a standalone vigil-gateway: leader election and one
+ * shard map, scoring through the gateway, and the leader killed (-9)
+ * under load: a new leader within 5 s, the dead node marked down within
+ * its detection time plus a new leader's, every transaction answered. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "e2e_util.h"
+#include "vg_msg.h"
+#include "vg_time.h"
+#include "vg_transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define NODES 3
+
+typedef struct {
+    pid_t pid;
+    int port; /* transport; raft = port + 1000 */
+    char dir[300], log[320];
+} t_proc_t;
+
+static char s_root[64];
+static t_proc_t s_nodes[NODES + 1], s_gw;
+static e2e_node_t s_http; /* the gateway, for e2e_http */
+static vg_transport_t *s_tr;
+
+static pid_t s_spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void) f;
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int s_free_pair(void)
+{
+    for (;;) { /* a port p free with p + 1000 free too */
+        int p = e2e_free_port();
+        if (p < 64000) return p;
+    }
+}
+
+static void s_start_node(int i, bool join)
+{
+    t_proc_t *n = &s_nodes[i];
+    if (!n->port) n->port = s_free_pair();
+    snprintf(n->dir, sizeof n->dir, "%s/node%d", s_root, i);
+    snprintf(n->log, sizeof n->log, "%s/node%d.log", s_root, i);
+    char id[16], listen[64], seed[64], bin[512];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", n->port);
+    snprintf(seed, sizeof seed, "127.0.0.1:%d", s_nodes[1].port);
+    snprintf(bin, sizeof bin, "%s", e2e_bin());
+    const char *argv[] = {
+        bin,          "--node-id", id,          "--listen", listen,
+        "--data-dir", n->dir,      "--workers", "1",        join ? "--join" : NULL,
+        seed,         NULL};
+    n->pid = s_spawn(argv, n->log);
+}
+
+/* ADMIN status of node i as JSON (NULL when it does not answer). */
+static json_t *s_status(int i)
+{
+    vg_msg_t m = {.env = {.version = VG_PROTO_VERSION, .type = VG_MSG_ADMIN}};
+    m.body.admin.command = VG_STR_LIT("status");
+    vg_mpw_t body;
+    vg_mpw_init(&body);
+    vg_msg_body_encode(&m, &body);
+    vg_transport_msg_t *reply = NULL;
+    int rc = vg_transport_request(s_tr, (uint32_t) i, &m.env, body.buf, body.len, 1000, &reply);
+    vg_mpw_fini(&body);
+    if (rc) return NULL;
+    vg_msg_t r = {.env = reply->env};
+    json_t *j = NULL;
+    if (reply->env.type == VG_MSG_ADMIN_REPLY &&
+        vg_msg_body_decode(reply->body, reply->body_len, &r, NULL, NULL) == 0)
+        j = json_loadb(r.body.admin_reply.json.ptr, r.body.admin_reply.json.len, 0, NULL);
+    vg_transport_msg_destroy(&reply);
+    return j;
+}
+
+static int s_leader_of(int i)
+{
+    json_t *j = s_status(i);
+    int leader = j ? (int) json_integer_value(json_object_get(j, "leader")) : 0;
+    json_decref(j);
+    return leader;
+}
+
+/* Member `id`'s state in node i's view ("" if unknown). */
+static void s_member_state(int i, int id, char *out, size_t cap)
+{
+    out[0] = 0;
+    json_t *j = s_status(i), *ms = j ? json_object_get(j, "members") : NULL;
+    for (size_t k = 0; ms && k < json_array_size(ms); k++) {
+        json_t *m = json_array_get(ms, k);
+        if (json_integer_value(json_object_get(m, "id")) == id)
+            snprintf(out, cap, "%s", json_string_value(json_object_get(m, "state")));
+    }
+    json_decref(j);
+}
+
+/* ---- load: a thread scoring batches through the gateway ---------------- */
+
+static atomic_bool s_load_on;
+static atomic_int s_sent, s_answered, s_failed_items, s_http_errors;
+
+static void *s_load_main(void *arg)
+{
+    (void) arg;
+    char *body = malloc(64 * 300);
+    for (int b = 0; atomic_load(&s_load_on); b++) {
+        size_t off = 0;
+        body[off++] = '[';
+        for (int i = 0; i < 50; i++)
+            off += (size_t) snprintf(body + off, 64 * 300 - off,
+                                     "%s{\"id\":\"L%d-%d\",\"user_id\":\"lu%d\",\"amount\":%d,"
+                                     "\"currency\":\"EUR\",\"timestamp\":%lld}",
+                                     i ? "," : "", b, i, (b * 50 + i) % 300, 10 + i % 40,
+                                     1767225600000LL + (long long) (b * 50 + i) * 1000);
+        body[off++] = ']';
+        body[off] = 0;
+        atomic_fetch_add(&s_sent, 50);
+        e2e_resp_t r = e2e_http(&s_http, "POST", "/v1/transactions", body, off, NULL);
+        json_t *res = r.status == 200 ? json_object_get(r.json, "results") : NULL;
+        if (!res) atomic_fetch_add(&s_http_errors, 1);
+        for (size_t k = 0; res && k < json_array_size(res); k++) {
+            if (json_object_get(json_array_get(res, k), "decision"))
+                atomic_fetch_add(&s_answered, 1);
+            else
+                atomic_fetch_add(&s_failed_items, 1);
+        }
+        e2e_resp_free(&r);
+        usleep(20000);
+    }
+    free(body);
+    return NULL;
+}
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static int s_setup(void **state)
+{
+    (void) state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(s_root, sizeof s_root, "/tmp/vigil-e2e-XXXXXX");
+    if (!mkdtemp(s_root)) return -1;
+    vg_transport_config_t tc = {.self_id = vg_transport_random_client_id()};
+    if (vg_transport_new(&tc, &s_tr)) return -1;
+    s_start_node(1, false);
+    usleep(300000);
+    for (int i = 2; i <= NODES; i++) s_start_node(i, true);
+    for (int i = 1; i <= NODES; i++) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[i].port);
+        vg_transport_connect(s_tr, (uint32_t) i, ep);
+    }
+    /* the gateway */
+    char seeds[200], listen[64], gw[512];
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", s_nodes[1].port,
+             s_nodes[2].port, s_nodes[3].port);
+    s_http.port = e2e_free_port();
+    snprintf(s_http.url, sizeof s_http.url, "http://127.0.0.1:%d", s_http.port);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s_http.port);
+    snprintf(gw, sizeof gw, "%s/bin/vigil-gateway",
+             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
+    snprintf(s_gw.log, sizeof s_gw.log, "%s/gateway.log", s_root);
+    const char *argv[] = {gw, "--http", listen, "--cluster", seeds, NULL};
+    s_gw.pid = s_spawn(argv, s_gw.log);
+    for (int i = 0; i < 300; i++) { /* up to 30 s for 3 members + gateway ready */
+        e2e_resp_t r = e2e_get(&s_http, "/readyz");
+        long st = r.status;
+        e2e_resp_free(&r);
+        json_t *j = s_status(1);
+        size_t members = j ? json_array_size(json_object_get(j, "members")) : 0;
+        json_decref(j);
+        if (st == 200 && members == NODES) return 0;
+        usleep(100000);
+    }
+    fprintf(stderr, "cluster did not form; logs in %s\n", s_root);
+    return -1;
+}
+
+static int s_teardown(void **state)
+{
+    (void) state;
+    for (int i = 1; i <= NODES; i++)
+        if (s_nodes[i].pid > 0) kill(s_nodes[i].pid, SIGKILL), waitpid(s_nodes[i].pid, NULL, 0);
+    if (s_gw.pid > 0) kill(s_gw.pid, SIGTERM), waitpid(s_gw.pid, NULL, 0);
+    vg_transport_destroy(&s_tr);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_root);
+    int rc = getenv("VG_KEEP_LOGS") ? 0 : system(cmd); /* VG_KEEP_LOGS=1 keeps node logs */
+    curl_global_cleanup();
+    return rc;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_one_leader_one_map(void **state)
+{
+    (void) state;
+    int leader = s_leader_of(1);
+    assert_true(leader >= 1 && leader <= NODES);
+    json_int_t epoch = -1, total = 0;
+    for (int i = 1; i <= NODES; i++) {
+        assert_int_equal(s_leader_of(i), leader);
+        json_t *j = s_status(i);
+        if (epoch < 0) epoch = json_integer_value(json_object_get(j, "map_epoch"));
+        assert_int_equal(json_integer_value(json_object_get(j, "map_epoch")), epoch);
+        json_decref(j);
+    }
+    json_t *j = s_status(leader), *ms = json_object_get(j, "members");
+    for (size_t k = 0; k < json_array_size(ms); k++) {
+        json_int_t n = json_integer_value(json_object_get(json_array_get(ms, k), "shards"));
+        assert_true(n >= 1024 / NODES - 2); /* a minimal plan: each ~S/N */
+        total += n;
+    }
+    assert_int_equal(total, 1024);
+    json_decref(j);
+    /* scoring through the gateway */
+    e2e_resp_t r =
+        e2e_post(&s_http, "/v1/transactions",
+                 "[{\"id\":\"c1\",\"user_id\":\"a\",\"amount\":5,\"currency\":\"EUR\","
+                 "\"timestamp\":1767225600000},{\"id\":\"c2\",\"user_id\":\"b\",\"amount\":"
+                 "7,\"currency\":\"EUR\",\"timestamp\":1767225600000}]");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "results")), 2);
+    assert_non_null(
+        json_object_get(json_array_get(json_object_get(r.json, "results"), 1), "decision"));
+    e2e_resp_free(&r);
+}
+
+/* Kills node `victim` (-9) while the load thread runs; returns seconds
+ * until another node reports it down. */
+static double s_kill_under_load(int victim, int *new_leader_out, double *leader_s)
+{
+    pthread_t load;
+    atomic_store(&s_load_on, true);
+    pthread_create(&load, NULL, s_load_main, NULL);
+    usleep(1500000);
+    int witness = victim == 1 ? 2 : 1;
+    int old_leader = s_leader_of(witness);
+    uint64_t t0 = vg_now_ns();
+    kill(s_nodes[victim].pid, SIGKILL);
+    waitpid(s_nodes[victim].pid, NULL, 0);
+    s_nodes[victim].pid = 0;
+    double down_s = -1;
+    *leader_s = -1;
+    for (int i = 0; i < 150 && (down_s < 0 || *leader_s < 0); i++) {
+        int l = s_leader_of(witness);
+        if (*leader_s < 0 && l && l != victim)
+            *leader_s = (double) (vg_now_ns() - t0) / 1e9, *new_leader_out = l;
+        if (old_leader != victim && *leader_s < 0) *leader_s = 0, *new_leader_out = old_leader;
+        char st[32];
+        s_member_state(witness, victim, st, sizeof st);
+        if (down_s < 0 && !strcmp(st, "down")) down_s = (double) (vg_now_ns() - t0) / 1e9;
+        usleep(100000);
+    }
+    usleep(2000000); /* keep scoring on the new map */
+    atomic_store(&s_load_on, false);
+    pthread_join(load, NULL);
+    return down_s;
+}
+
+static void test_kill_leader_under_load(void **state)
+{
+    (void) state;
+    int leader = s_leader_of(2), new_leader = 0;
+    double leader_s;
+    double down_s = s_kill_under_load(leader, &new_leader, &leader_s);
+    fprintf(stderr,
+            "killed leader %d: new leader %d after %.2f s, marked down after %.2f s; "
+            "%d sent, %d answered, %d failed items, %d http errors\n",
+            leader, new_leader, leader_s, down_s, atomic_load(&s_sent), atomic_load(&s_answered),
+            atomic_load(&s_failed_items), atomic_load(&s_http_errors));
+    assert_true(leader_s >= 0 && leader_s <= 5.0);
+    assert_true(down_s >= 0 && down_s <= 3.0 + 1.0 + 3.0); /* detection + tick + new leader */
+    assert_int_equal(atomic_load(&s_failed_items), 0);
+    assert_int_equal(atomic_load(&s_http_errors), 0);
+    assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_leader_one_map),
+        cmocka_unit_test(test_kill_leader_under_load),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
