@@ -44,7 +44,7 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
     c->http_threads = 16;
     c->max_body = 8u << 20;
     c->max_items = 10000;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return s_usage(stdout), 1;
         if (!strcmp(a, "--version")) return printf("vigil-gateway %s\n", VG_VERSION), 1;
@@ -69,7 +69,6 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
                            "vigil-gateway: %s %s: unknown option or bad value (see --help)\n", a,
                            v),
                    -1;
-        i++;
     }
     if (!c->cluster || !*c->cluster)
         return fprintf(stderr, "vigil-gateway: --cluster: required (a member's host:port)\n"), -1;
