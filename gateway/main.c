@@ -132,23 +132,20 @@ int main(int argc, char **argv)
                            .anomaly_stats = s_stats,
                            .ready = s_ready,
                            .metrics = s_metrics};
-    vg_api_t *api = vg_api_new(&(vg_api_config_t){cfg.max_body, cfg.max_items}, &be);
-    vg_http_server_t *http = NULL;
     vg_http_config_t hc = {.listen = cfg.http, .threads = cfg.http_threads};
-    if (vg_http_start(&hc, &http, err, sizeof err)) {
+    vg_api_t *api =
+        vg_api_serve(&(vg_api_config_t){cfg.max_body, cfg.max_items}, &be, &hc, err, sizeof err);
+    if (!api) {
         fprintf(stderr, "vigil-gateway: %s\n", err);
-        vg_api_destroy(&api);
         vg_router_destroy(&router);
         return 1;
     }
-    vg_api_mount(api, http);
     vg_info("gateway", "listening on http://%s, cluster %s", cfg.http, cfg.cluster);
     int sig;
     while ((sig = vg_signals_wait(-1)) == 0) {
     }
     vg_info("gateway", "signal %d: stopping", sig);
-    vg_http_stop(&http);
-    vg_api_destroy(&api);
+    vg_api_destroy(&api); /* stops HTTP first: in-flight requests finish */
     vg_router_destroy(&router);
     return 0;
 }

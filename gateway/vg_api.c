@@ -54,6 +54,7 @@ struct vg_api {
     vg_counter_t m_tx_accepted, m_tx_rejected;
     vg_hist_t m_latency[R_COUNT];
     uint64_t started_ns;
+    vg_http_server_t *http; /* owned when started by vg_api_serve */
 };
 
 /* Per-thread scratch, reused across requests. */
@@ -763,10 +764,23 @@ void vg_api_mount(vg_api_t *api, vg_http_server_t *s)
     for (int r = 0; r < R_COUNT; r++) vg_http_route(s, paths[r], s_entry, &api->refs[r]);
 }
 
+vg_api_t *vg_api_serve(const vg_api_config_t *cfg, const vg_api_backend_t *backend,
+                       const vg_http_config_t *hc, char *errbuf, size_t errlen)
+{
+    vg_api_t *api = vg_api_new(cfg, backend);
+    if (vg_http_start(hc, &api->http, errbuf, errlen)) {
+        vg_api_destroy(&api);
+        return NULL;
+    }
+    vg_api_mount(api, api->http);
+    return api;
+}
+
 void vg_api_destroy(vg_api_t **api_p)
 {
     vg_api_t *api = *api_p;
     if (!api) return;
+    vg_http_stop(&api->http);
     s_thread_free(pthread_getspecific(api->tls));
     pthread_key_delete(api->tls);
     free(api);

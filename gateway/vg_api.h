@@ -39,7 +39,14 @@ typedef struct vg_api vg_api_t;
 vg_api_t *vg_api_new(const vg_api_config_t *cfg, const vg_api_backend_t *backend);
 /* Registers every route on s. */
 void vg_api_mount(vg_api_t *api, vg_http_server_t *s);
-/* After the server is stopped; NULL-safe. */
+/* The usual wiring: an API over backend served by its own HTTP server on
+ * hc->listen. Returns NULL with errbuf set when the server cannot start. */
+vg_api_t *vg_api_serve(const vg_api_config_t *cfg, const vg_api_backend_t *backend,
+                       const vg_http_config_t *hc, char *errbuf, size_t errlen);
+
+/* Stops the server vg_api_serve started (finishing in-flight requests),
+ * then frees; with vg_api_new + vg_api_mount, stop your server first.
+ * NULL-safe. */
 void vg_api_destroy(vg_api_t **api_p);
 
 /* HTTP status for a vg_err (the one mapping used for every error reply). */

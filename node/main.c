@@ -73,7 +73,6 @@ static void s_metrics(void *ctx, vg_prom_t *p)
 static int s_run(const vg_node_config_t *cfg, s_node_t *node)
 {
     char err[512];
-    vg_http_server_t *http = NULL;
     vg_api_t *api = NULL;
     if (cfg->listen[0]) {
         vg_member_config_t mc = {.node_id = cfg->node_id,
@@ -104,14 +103,13 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                .anomaly_stats = s_stats,
                                .ready = s_ready,
                                .metrics = s_metrics};
-        api = vg_api_new(&(vg_api_config_t){cfg->max_body, cfg->max_items}, &be);
         vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};
-        if (vg_http_start(&hc, &http, err, sizeof err)) {
+        api = vg_api_serve(&(vg_api_config_t){cfg->max_body, cfg->max_items}, &be, &hc, err,
+                           sizeof err);
+        if (!api) {
             vg_error("node", "%s", err);
-            vg_api_destroy(&api);
             return 1;
         }
-        vg_api_mount(api, http);
         vg_info("node", "gateway listening on http://%s (data in %s)", cfg->http, cfg->data_dir);
     } else if (!cfg->listen[0]) {
         vg_warn("node", "started without --gateway or --listen: nothing accepts transactions");
@@ -120,8 +118,7 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     while ((sig = vg_signals_wait(-1)) == 0) {
     }
     vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
-    vg_http_stop(&http);
-    vg_api_destroy(&api);
+    vg_api_destroy(&api); /* stops HTTP first: in-flight requests finish */
     vg_router_destroy(&node->router);
     return 0;
 }
