@@ -18,6 +18,7 @@ all: build
 
 help:
 	@echo "make run     install deps, build, start a node + gateway on $(HTTP) with demo traffic"
+	@echo "make cluster install deps, build, start N=3 nodes + a gateway on $(HTTP) in the background (ops/cluster.sh stop)"
 	@echo "make test    install deps, build normal + ASan/UBSan builds, run the whole suite"
 	@echo "make bench   build and run the benchmarks in tests/bench/ (figures printed)"
 	@echo "make fuzz    run every libFuzzer target for FUZZ_LONG=$(FUZZ_LONG) seconds"
@@ -42,6 +43,12 @@ asan: $(ASAN)/CMakeCache.txt
 
 run: deps build
 	@ops/run-local.sh --build $(BUILD) --http $(HTTP) --data-dir $(DATA_DIR)
+
+# A local cluster (ops/cluster.sh): N nodes + a gateway, state and logs in
+# var/cluster/; returns once it is up, `ops/cluster.sh stop` stops it.
+.PHONY: cluster
+cluster: deps build
+	@ops/cluster.sh --build $(BUILD) --http $(HTTP) start $(or $(N),3)
 
 # The whole suite: normal build first, then the sanitizer build (which also
 # runs each fuzz target for FUZZ_SECS). Output ends with ctest's summary.

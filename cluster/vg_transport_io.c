@@ -193,8 +193,11 @@ static void s_peer_down(io_t *io, vg__tp_peer_t *p)
     if (forget) vg__transport_peer_unlink(t, p);
     pthread_mutex_unlock(&t->mu);
     vg_counter_add(&t->m.peer_down_events, 1);
-    vg_warn(LOG, "peer %u down: nothing received for %u ms%s", p->id, t->cfg.dead_after_ms,
-            was_up ? "" : " (never heard from)");
+    if (p->id >= VG_TRANSPORT_CLIENT_ID_MIN && forget) /* a gateway or vigilctl that left */
+        vg_debug(LOG, "client %u gone: nothing received for %u ms", p->id, t->cfg.dead_after_ms);
+    else
+        vg_warn(LOG, "peer %u down: nothing received for %u ms%s", p->id, t->cfg.dead_after_ms,
+                was_up ? "" : " (never heard from)");
     p->blocked = false;
     p->need_ping = true;
     if (t->cfg.on_peer) t->cfg.on_peer(t->cfg.arg, p->id, false);
@@ -212,7 +215,10 @@ static void s_mark_seen(io_t *io, vg__tp_peer_t *p)
     vg__transport_peer_set_state(t, p, VG_TRANSPORT_PEER_UP);
     pthread_mutex_unlock(&t->mu);
     vg_counter_add(&t->m.peer_up_events, 1);
-    vg_info(LOG, "peer %u up", p->id);
+    if (p->id >= VG_TRANSPORT_CLIENT_ID_MIN)
+        vg_debug(LOG, "client %u up", p->id);
+    else
+        vg_info(LOG, "peer %u up", p->id);
     if (t->cfg.on_peer) t->cfg.on_peer(t->cfg.arg, p->id, true);
 }
 

@@ -16,6 +16,8 @@
 #include "vg_transport.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,11 +717,20 @@ static int s_join_once(vg_member_t *mb, const char *addr, uint32_t seed_id, char
     return rc;
 }
 
+/* SIGINT/SIGTERM are blocked (vg_signals_block): a pending one means the
+ * operator gave up waiting for the join. */
+static bool s_signal_pending(void)
+{
+    sigset_t set;
+    return sigpending(&set) == 0 && (sigismember(&set, SIGINT) || sigismember(&set, SIGTERM));
+}
+
 static int s_join_cluster(vg_member_t *mb)
 {
     char target[256], leader[256];
     snprintf(target, sizeof target, "%s", mb->join);
-    for (int attempt = 0; attempt < 60 && !atomic_load(&mb->stopping); attempt++) {
+    for (int attempt = 0; attempt < 60 && !atomic_load(&mb->stopping) && !s_signal_pending();
+         attempt++) {
         leader[0] = 0;
         int rc = s_join_once(mb, target, S_SEED_ID, leader, sizeof leader);
         if (!rc) return 0;
@@ -776,6 +787,11 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
         snprintf(errbuf, errlen, "cannot listen on %s: %s", mb->listen, vg_strerror(rc));
         goto fail;
     }
+    /* a node with raft state is already a member: raft reconnects it */
+    char raft_dir[600];
+    snprintf(raft_dir, sizeof raft_dir, "%s/raft", mb->data_dir);
+    struct stat sb;
+    bool member_before = stat(raft_dir, &sb) == 0 && S_ISDIR(sb.st_mode);
     vg_raft_config_t rcfg = {.node_id = cfg->node_id,
                              .raft_addr = mb->raft_addr,
                              .data_dir = mb->data_dir,
@@ -784,18 +800,22 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
         snprintf(errbuf, errlen, "raft on %s: %s", mb->raft_addr, vg_strerror(rc));
         goto fail;
     }
+    /* join before the maintenance thread dials members: our seed connection
+     * and a member connection to the same node would share a routing id */
+    if (mb->join[0] && !member_before && (rc = s_join_cluster(mb))) {
+        snprintf(errbuf, errlen, "could not join the cluster via %s: %s", mb->join,
+                 vg_strerror(rc));
+        vg_member_stop(&mb);
+        return rc;
+    }
+    if (member_before && mb->join[0])
+        vg_info(S_MOD, "already a member (raft state in %s): --join ignored", raft_dir);
     if (pthread_create(&mb->tick, NULL, s_tick_main, mb) == 0) {
         mb->tick_started = true;
     } else {
         rc = VG_ERR_INTERNAL;
         snprintf(errbuf, errlen, "cannot start the maintenance thread");
         goto fail;
-    }
-    if (mb->join[0] && (rc = s_join_cluster(mb))) {
-        snprintf(errbuf, errlen, "could not join the cluster via %s: %s", mb->join,
-                 vg_strerror(rc));
-        vg_member_stop(&mb);
-        return rc;
     }
     vg_info(S_MOD, "node %u: transport %s, raft %s", cfg->node_id, mb->listen, mb->raft_addr);
     *out = mb;
