@@ -524,9 +524,10 @@ static void s_copy_dup_strings(vg_verdict_t *v, vg_arena_t *arena)
     }
 }
 
-static int s_dispatch(vg_engine_t *e, s_job_t *job)
+/* Sends every non-empty part. The caller counted them in job->remaining
+ * beforehand; a part that cannot be sent gives its count back. */
+static void s_dispatch(vg_engine_t *e, s_job_t *job)
 {
-    int sent = 0;
     for (int w = 0; w < e->n_workers; w++) {
         s_part_t *p = &job->parts[w];
         if (!p->n) continue;
@@ -536,11 +537,9 @@ static int s_dispatch(vg_engine_t *e, s_job_t *job)
         if (vg_rt_send(e->rt, &m) != 0) {
             vg_amsg_free(&m);
             p->status = VG_ERR_CLOSED;
-            continue;
+            s_job_release(job); /* never the last count: the dispatcher holds one */
         }
-        sent++;
     }
-    return sent;
 }
 
 /* Statuses of refused parts, duplicates' strings into the caller's arena;
@@ -598,15 +597,15 @@ static s_job_t *s_job_start(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_v
         s_part_t *p = &job->parts[shard % (uint32_t) e->n_workers];
         *S_PUSH(p->items, p->n, p->cap) = (s_item_t){i, shard};
     }
-    /* remaining starts at one extra count held by the dispatcher, so an
-     * async completion cannot run before dispatch has finished */
+    /* one count per part to dispatch, set BEFORE any is sent (a worker may
+     * finish its part at once), plus one held by the dispatcher, so the
+     * job cannot complete before dispatch has finished */
+    int parts = 0;
+    for (int w = 0; !job->fail && w < e->n_workers; w++) parts += job->parts[w].n > 0;
     pthread_mutex_lock(&job->mu);
-    job->remaining = 1;
+    job->remaining = 1 + parts;
     pthread_mutex_unlock(&job->mu);
-    int sent = job->fail ? 0 : s_dispatch(e, job);
-    pthread_mutex_lock(&job->mu);
-    job->remaining += sent;
-    pthread_mutex_unlock(&job->mu);
+    if (!job->fail) s_dispatch(e, job);
     return job;
 }
 

@@ -2,7 +2,8 @@
  * cluster behind a standalone vigil-gateway: leader election and one
  * shard map, scoring through the gateway, and the leader killed (-9)
  * under load: a new leader within 5 s, the dead node marked down within
- * its detection time plus a new leader's, every transaction answered. */
+ * its detection time plus a new leader's, every transaction answered;
+ * then, with the old leader restarted, the same for a follower. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,11 +292,49 @@ static void test_kill_leader_under_load(void **state)
     assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
 }
 
+static void test_kill_follower_under_load(void **state)
+{
+    (void) state;
+    /* bring the killed node back first, so the cluster has its quorum of 3 */
+    for (int i = 1; i <= NODES; i++)
+        if (!s_nodes[i].pid) s_start_node(i, i != 1);
+    for (int k = 0; k < 100; k++) {
+        int alive = 0;
+        for (int i = 1; i <= NODES; i++) {
+            char st[32];
+            s_member_state(i, i, st, sizeof st);
+            alive += !strcmp(st, "active");
+        }
+        if (alive == NODES) break;
+        usleep(100000);
+    }
+    atomic_store(&s_sent, 0), atomic_store(&s_answered, 0);
+    int leader = 0;
+    for (int i = 1; i <= NODES && !leader; i++)
+        if (s_nodes[i].pid) leader = s_leader_of(i);
+    int victim = 0;
+    for (int i = 1; i <= NODES; i++)
+        if (s_nodes[i].pid && i != leader) victim = i;
+    assert_true(victim > 0);
+    int nl;
+    double leader_s;
+    double down_s = s_kill_under_load(victim, &nl, &leader_s);
+    fprintf(stderr,
+            "killed follower %d: marked down after %.2f s; %d sent, %d answered, %d failed items, "
+            "%d http errors\n",
+            victim, down_s, atomic_load(&s_sent), atomic_load(&s_answered),
+            atomic_load(&s_failed_items), atomic_load(&s_http_errors));
+    assert_true(down_s >= 0 && down_s <= 3.0 + 1.0);
+    assert_int_equal(atomic_load(&s_failed_items), 0);
+    assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_leader_one_map),
         cmocka_unit_test(test_kill_leader_under_load),
+        cmocka_unit_test(test_kill_follower_under_load),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -164,12 +164,101 @@ static void test_reopen_continues(void **state)
     assert_true(vg_engine_ready(f->engine));
 }
 
+/* Many tiny asynchronous jobs from several threads against fast (no fsync)
+ * commits: a worker may finish its part before the submitting thread has
+ * finished dispatching. Each job's done must run exactly once (a race here
+ * once completed jobs twice: use after free in the cluster node). */
+#define RACE_THREADS 4
+#define RACE_JOBS    1500
+
+typedef struct {
+    vg_tx_t tx;
+    vg_verdict_t out;
+    vg_arena_t arena;
+    char id[24];
+    atomic_int done;
+} t_tiny_t;
+
+static atomic_int s_tiny_done;
+
+static void s_on_tiny(void *arg, int rc)
+{
+    t_tiny_t *t = arg;
+    assert_int_equal(rc, 0);
+    assert_int_equal(atomic_fetch_add(&t->done, 1), 0); /* exactly once */
+    atomic_fetch_add(&s_tiny_done, 1);
+}
+
+typedef struct {
+    vg_engine_t *engine;
+    t_tiny_t *jobs;
+} t_racer_t;
+
+static void *s_racer(void *arg)
+{
+    t_racer_t *r = arg;
+    for (int j = 0; j < RACE_JOBS; j++)
+        vg_engine_submit(r->engine, &r->jobs[j].tx, 1, &r->jobs[j].out, &r->jobs[j].arena,
+                         s_on_tiny, &r->jobs[j]);
+    return NULL;
+}
+
+static void test_async_completion_exactly_once(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/vigil-engine-race-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256];
+    vg_store_t *store;
+    vg_store_config_t sc = {.dir = dir, .no_sync = true};
+    assert_int_equal(vg_store_open(&sc, &store, err, sizeof err), 0);
+    vg_engine_config_t ec;
+    vg_engine_config_default(&ec);
+    ec.workers = 2;
+    vg_engine_t *engine;
+    assert_int_equal(vg_engine_new(&ec, store, &engine), 0);
+    assert_int_equal(vg_engine_start(engine), 0);
+    t_tiny_t *jobs = calloc(RACE_THREADS * RACE_JOBS, sizeof *jobs);
+    t_racer_t racers[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    atomic_store(&s_tiny_done, 0);
+    for (int t = 0; t < RACE_THREADS; t++) {
+        racers[t] = (t_racer_t){engine, jobs + t * RACE_JOBS};
+        for (int j = 0; j < RACE_JOBS; j++) {
+            t_tiny_t *x = &racers[t].jobs[j];
+            snprintf(x->id, sizeof x->id, "r%d-%d", t, j);
+            vg_tx_init(&x->tx);
+            x->tx.id = vg_str_c(x->id);
+            x->tx.user_id = vg_str_c(x->id);
+            x->tx.amount = 1;
+            memcpy(x->tx.currency, "EUR", 4);
+            x->tx.ts_ms = 1767225600000LL + j;
+        }
+        pthread_create(&th[t], NULL, s_racer, &racers[t]);
+    }
+    for (int t = 0; t < RACE_THREADS; t++) pthread_join(th[t], NULL);
+    for (int i = 0; i < 1000 && atomic_load(&s_tiny_done) < RACE_THREADS * RACE_JOBS; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&s_tiny_done), RACE_THREADS * RACE_JOBS);
+    vg_engine_destroy(&engine);
+    vg_store_close(&store);
+    for (int i = 0; i < RACE_THREADS * RACE_JOBS; i++) {
+        assert_int_equal(atomic_load(&jobs[i].done), 1);
+        vg_arena_fini(&jobs[i].arena);
+    }
+    free(jobs);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_async_submit_and_duplicates),
         cmocka_unit_test(test_duplicate_within_batch),
         cmocka_unit_test(test_reopen_continues),
+        cmocka_unit_test(test_async_completion_exactly_once),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
