@@ -446,7 +446,11 @@ void vg__transport_complete_reply(vg_transport_t *t, const vg_transport_msg_t *m
     vg__tp_waiter_t *w = NULL;
     for (w = t->waiters[s_req_bucket(m->env.corr)]; w; w = w->next)
         if (w->corr == m->env.corr) break;
-    if (w && w->peer == m->peer) {
+    /* a request to a provisional id (an address whose node id we did not
+     * know) may be answered over the node's real connection */
+    bool provisional =
+        w && w->peer >= VG_TRANSPORT_PROVISIONAL_MIN && w->peer < VG_TRANSPORT_CLIENT_ID_MIN;
+    if (w && (w->peer == m->peer || provisional)) {
         s_waiter_take(t, m->env.corr);
         s_waiter_finish(w, 0, vg_transport_msg_dup(m));
     } else {

@@ -47,6 +47,12 @@
  *   Bodies are not decoded here: the consumer decodes on its own thread
  *   (vg_msg_body_decode). */
 
+/* Ids 0x7fff0000..0x7fffffff are provisional: a caller connects to an
+ * address under one when it does not know the node id there yet (a seed
+ * address). A reply to a request sent to a provisional id is accepted from
+ * any peer (the node may answer over its own connection to us). */
+#define VG_TRANSPORT_PROVISIONAL_MIN 0x7fff0000u
+
 /* First id of the client range (gateways, vigilctl, tools). */
 #define VG_TRANSPORT_CLIENT_ID_MIN 0x80000000u
 

@@ -368,7 +368,9 @@ int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t
         if (attempt) {
             vg_counter_add(&r->m_retries, 1);
             s_refresh(r);
-            usleep((useconds_t) (attempt > 2 ? 200000 : 20000));
+            /* a shard being handed off answers NOT_OWNER until the leader's
+             * ASSIGN lands, a dead owner until the failover: up to ~12 s */
+            usleep((useconds_t) (attempt <= 2 ? 20000 : attempt <= 5 ? 100000 : 200000));
         }
         s_attempt(r, &q, g, n_groups);
         rc = 0;
@@ -397,7 +399,7 @@ int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf
     vg_router_t *r = VG_NEW(vg_router_t);
     r->cfg = *cfg;
     if (r->cfg.timeout_ms <= 0) r->cfg.timeout_ms = 3000;
-    if (r->cfg.max_attempts <= 0) r->cfg.max_attempts = 8;
+    if (r->cfg.max_attempts <= 0) r->cfg.max_attempts = 60;
     pthread_rwlock_init(&r->map_mu, NULL);
     pthread_mutex_init(&r->connect_mu, NULL);
     pthread_mutex_init(&r->pend_mu, NULL);

@@ -82,7 +82,8 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                  .data_dir = cfg->data_dir,
                                  .shards = cfg->engine.shards,
                                  .heartbeat_ms = cfg->heartbeat_ms,
-                                 .dead_after_ms = cfg->dead_after_ms};
+                                 .dead_after_ms = cfg->dead_after_ms,
+                                 .store = node->store};
         if (vg_member_start(&mc, node->engine, &node->member, err, sizeof err)) {
             vg_error("node", "%s", err);
             return 1;

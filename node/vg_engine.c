@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { S_MSG_SCORE = VG_AMSG_USER + 1, S_MSG_COMMITTED };
+enum { S_MSG_SCORE = VG_AMSG_USER + 1, S_MSG_COMMITTED, S_MSG_EVICT };
 
 typedef struct s_worker s_worker_t;
 typedef struct s_job s_job_t;
@@ -159,7 +159,7 @@ static s_user_t *s_victim(s_worker_t *w)
             u->ref = 0;
             continue;
         }
-        vg_strmap_del(&w->users, (vg_str_t){u->key, u->key_len});
+        if (u->key_len) vg_strmap_del(&w->users, (vg_str_t){u->key, u->key_len});
         return u;
     }
     return NULL; /* everything is in flight */
@@ -369,6 +369,51 @@ static void s_on_committed(vg_actor_t *self, vg_amsg_t **msg_p)
     s_part_done(p);
 }
 
+/* A synchronous request to every worker: drop cached users of some shards. */
+typedef struct {
+    const uint8_t *flags; /* n_shards bytes, nonzero = evict */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int remaining;
+} s_evict_t;
+
+static void s_on_evict(vg_actor_t *self, vg_amsg_t **msg_p)
+{
+    s_worker_t *w = vg_actor_state(self);
+    s_evict_t *ev = (*msg_p)->ptr;
+    for (uint32_t k = 0; k < w->n_entries; k++) {
+        s_user_t *u = w->entries[k];
+        if (!u->key_len || !ev->flags[u->shard] || u->pending) continue;
+        vg_strmap_del(&w->users, (vg_str_t){u->key, u->key_len});
+        u->key_len = 0; /* a free slot: the clock takes it first */
+        u->ref = 0;
+    }
+    pthread_mutex_lock(&ev->mu);
+    if (--ev->remaining == 0) pthread_cond_signal(&ev->cv);
+    pthread_mutex_unlock(&ev->mu);
+}
+
+void vg_engine_evict_shards(vg_engine_t *e, const uint8_t *flags)
+{
+    s_evict_t ev = {.flags = flags};
+    pthread_mutex_init(&ev.mu, NULL);
+    pthread_cond_init(&ev.cv, NULL);
+    pthread_mutex_lock(&ev.mu);
+    for (int w = 0; w < e->n_workers; w++) {
+        vg_amsg_t *m = vg_amsg_new(S_MSG_EVICT);
+        m->to = e->workers[w].addr;
+        m->ptr = &ev;
+        if (vg_rt_send(e->rt, &m) == 0)
+            ev.remaining++;
+        else
+            vg_amsg_free(&m);
+    }
+    while (ev.remaining > 0) pthread_cond_wait(&ev.cv, &ev.mu);
+    pthread_mutex_unlock(&ev.mu);
+    pthread_mutex_destroy(&ev.mu);
+    pthread_cond_destroy(&ev.cv);
+}
+
 static int s_worker_init(vg_actor_t *self)
 {
     s_worker_t *w = vg_actor_state(self);
@@ -385,6 +430,7 @@ static void s_worker_fini(vg_actor_t *self)
 static const vg_actor_handler_t s_handlers[] = {
     {S_MSG_SCORE, s_on_score},
     {S_MSG_COMMITTED, s_on_committed},
+    {S_MSG_EVICT, s_on_evict},
 };
 
 /* ---- committer thread -------------------------------------------------- */

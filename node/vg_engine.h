@@ -60,6 +60,12 @@ typedef void(vg_engine_done_fn)(void *arg, int rc);
 int vg_engine_submit(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
                      vg_arena_t *arena, vg_engine_done_fn *done, void *arg);
 
+/* Drops the cached user states of the shards whose flags[shard] is set
+ * (n_shards bytes), so the next transaction reads LMDB: used when shards
+ * move in or out (hand-off). Any thread but a worker; returns when every
+ * worker has done it. */
+void vg_engine_evict_shards(vg_engine_t *e, const uint8_t *flags);
+
 /* True when started and no commit has failed. */
 bool vg_engine_ready(vg_engine_t *e);
 

@@ -36,12 +36,15 @@ struct vg_member {
     vg_cstate_t *state;
     vg_raft_t *raft;
     atomic_bool ready, stopping;
-    atomic_int workers; /* control threads in flight */
+    atomic_int workers;      /* control threads in flight */
+    _Atomic uint8_t *frozen; /* per shard: handing off, refuse its batches */
+    atomic_int *inflight;    /* per shard: batches submitted, not yet answered */
     pthread_t tick;
     bool tick_started;
     bool connected[VG_CSTATE_MAX_MEMBERS + 1]; /* maintenance thread only */
     uint32_t connected_id[VG_CSTATE_MAX_MEMBERS + 1];
     vg_counter_t m_batches, m_txs, m_not_owner, m_bad, m_failovers;
+    vg_hist_t m_handoff;
 };
 
 /* ---- replies ------------------------------------------------------------- */
@@ -104,6 +107,7 @@ static void s_batch_done(void *arg, int rc)
 {
     s_batch_t *b = arg;
     (void) rc; /* per-verdict status says which failed */
+    atomic_fetch_sub(&b->mb->inflight[b->msg->env.shard], 1);
     vg_msg_t m = {.env = s_reply_env(b->mb, b->msg, VG_MSG_VERDICT_BATCH)};
     m.body.verdict_batch.verdicts = (vg_verdict_list_t){b->req.body.tx_batch.txs.n, b->out};
     s_send(b->mb, b->msg->peer, &m);
@@ -115,7 +119,9 @@ static bool s_owned(vg_member_t *mb, const vg_transport_msg_t *msg)
 {
     s_owner_q_t q = {.shard = msg->env.shard};
     vg_raft_read(mb->raft, s_owner_read, &q);
-    if (q.rc == 0 && q.owner == mb->cfg.node_id && msg->env.epoch <= q.epoch) return true;
+    bool frozen = msg->env.shard >= mb->cfg.shards || atomic_load(&mb->frozen[msg->env.shard]);
+    if (q.rc == 0 && q.owner == mb->cfg.node_id && msg->env.epoch <= q.epoch && !frozen)
+        return true;
     vg_counter_add(&mb->m_not_owner, 1);
     vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_NOT_OWNER)};
     m.env.epoch = q.rc ? 0 : q.epoch;
@@ -156,6 +162,7 @@ static void s_tx_batch(vg_member_t *mb, const vg_transport_msg_t *msg)
         }
     vg_counter_add(&mb->m_batches, 1);
     vg_counter_add(&mb->m_txs, txs->n);
+    atomic_fetch_add(&mb->inflight[msg->env.shard], 1);
     b->out = vg_calloc(txs->n ? txs->n : 1, sizeof *b->out);
     vg_engine_submit(mb->engine, txs->items, txs->n, b->out, &b->arena, s_batch_done, b);
 }
@@ -242,6 +249,256 @@ static void s_plan_read(const vg_cstate_t *st, void *arg)
         q->rc = vg_cstate_plan_down(st, q->node, &q->plan);
 }
 
+/* ---- hand-off: the old owner streams a shard's LMDB range ------------------ */
+
+#define S_CHUNK_BYTES (512u << 10)
+
+typedef struct {
+    vg_member_t *mb;
+    uint32_t to;
+    vg_mpw_t items; /* msgpack [kind, shard, key, value] entries of this chunk */
+    uint32_t n_items;
+    uint32_t shard;
+    uint64_t users, seen;
+    int rc;
+} s_stream_t;
+
+/* One request/reply with the new owner, retried while it is not yet
+ * reachable (it may have been added a moment ago). */
+static int s_request(vg_member_t *mb, uint32_t to, vg_msg_t *m, int want, vg_msg_t *reply_out,
+                     vg_transport_msg_t **raw, int timeout_ms)
+{
+    vg_mpw_t body;
+    vg_mpw_init(&body);
+    vg_msg_body_encode(m, &body);
+    int rc = VG_ERR_UNREACHABLE;
+    for (int attempt = 0; attempt < 40 && (rc == VG_ERR_UNREACHABLE || rc == VG_ERR_FULL);
+         attempt++) {
+        if (attempt) usleep(250 * 1000);
+        rc = vg_transport_request(mb->tr, to, &m->env, body.buf, body.len, timeout_ms, raw);
+    }
+    vg_mpw_fini(&body);
+    if (rc) return rc;
+    reply_out->env = (*raw)->env;
+    if ((*raw)->env.type != want) return VG_ERR_PROTO;
+    return vg_msg_body_decode((*raw)->body, (*raw)->body_len, reply_out, NULL, NULL);
+}
+
+static int s_send_chunk(s_stream_t *st, bool last)
+{
+    vg_mpw_t kvs;
+    vg_mpw_init(&kvs);
+    vg_mpw_array(&kvs, st->n_items);
+    vg_mpw_raw(&kvs, st->items.buf, st->items.len);
+    vg_msg_t m = {.env = {.version = VG_PROTO_VERSION,
+                          .type = VG_MSG_HANDOFF_DATA,
+                          .src = st->mb->cfg.node_id}};
+    m.body.handoff_data =
+        (vg_body_handoff_data_t){last, {(const char *) kvs.buf, (uint32_t) kvs.len}};
+    vg_msg_t reply;
+    vg_transport_msg_t *raw = NULL;
+    int rc = s_request(st->mb, st->to, &m, VG_MSG_HANDOFF_ACK, &reply, &raw, 30000);
+    if (!rc) rc = reply.body.handoff_ack.code;
+    vg_transport_msg_destroy(&raw);
+    vg_mpw_fini(&kvs);
+    vg_mpw_reset(&st->items);
+    st->n_items = 0;
+    return rc;
+}
+
+static int s_stream_kv(void *arg, char kind, vg_str_t key, const void *val, size_t len)
+{
+    s_stream_t *st = arg;
+    vg_mpw_array(&st->items, 4);
+    vg_mpw_uint(&st->items, (uint8_t) kind);
+    vg_mpw_uint(&st->items, st->shard);
+    vg_mpw_bin(&st->items, key.ptr, key.len);
+    vg_mpw_bin(&st->items, val, (uint32_t) len);
+    st->n_items++;
+    if (kind == 'u')
+        st->users++;
+    else
+        st->seen++;
+    if (st->items.len >= S_CHUNK_BYTES) return s_send_chunk(st, false);
+    return 0;
+}
+
+/* The old owner's side: stop taking the shards' batches, wait for those in
+ * flight, drop their cached users, stream their range to `to`. The shards
+ * stay frozen: the leader's ASSIGN gives them to `to` next. */
+static int s_handoff_out(vg_member_t *mb, uint32_t to, const uint32_t *shards, size_t n,
+                         uint64_t *users, uint64_t *seen)
+{
+    uint8_t *flags = vg_calloc(mb->cfg.shards, 1);
+    for (size_t i = 0; i < n; i++)
+        if (shards[i] < mb->cfg.shards)
+            atomic_store(&mb->frozen[shards[i]], 1), flags[shards[i]] = 1;
+    for (size_t i = 0; i < n; i++) /* batches accepted before the freeze finish first */
+        for (int k = 0;
+             k < 5000 && shards[i] < mb->cfg.shards && atomic_load(&mb->inflight[shards[i]]); k++)
+            usleep(2000);
+    vg_engine_evict_shards(mb->engine, flags);
+    free(flags);
+    s_stream_t st = {.mb = mb, .to = to};
+    vg_mpw_init(&st.items);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        st.shard = shards[i];
+        rc = vg_store_shard_scan(mb->cfg.store, shards[i], s_stream_kv, &st);
+    }
+    if (!rc) rc = s_send_chunk(&st, true);
+    vg_mpw_fini(&st.items);
+    if (rc) /* nothing moved: take the shards back */
+        for (size_t i = 0; i < n; i++)
+            if (shards[i] < mb->cfg.shards) atomic_store(&mb->frozen[shards[i]], 0);
+    *users = st.users, *seen = st.seen;
+    return rc;
+}
+
+static uint64_t s_rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* The new owner's side: one LMDB transaction per chunk. */
+static int s_handoff_in(vg_member_t *mb, vg_str_t kvs)
+{
+    vg_mpr_t r;
+    vg_mpr_init(&r, kvs.ptr, kvs.len);
+    uint32_t n;
+    if (vg_mpr_array(&r, &n)) return VG_ERR_PARSE;
+    uint8_t *flags = vg_calloc(mb->cfg.shards, 1);
+    vg_store_batch_t *b = NULL;
+    int rc = vg_store_batch_begin(mb->cfg.store, &b);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        uint32_t k, shard, klen, vlen;
+        uint64_t kind;
+        const uint8_t *key, *val;
+        if (vg_mpr_array(&r, &k) || k < 4 || vg_mpr_uint(&r, &kind) || vg_mpr_u32(&r, &shard) ||
+            vg_mpr_bin(&r, &key, &klen) || vg_mpr_bin(&r, &val, &vlen) || shard >= mb->cfg.shards) {
+            rc = VG_ERR_PARSE;
+            break;
+        }
+        flags[shard] = 1;
+        if (kind == 'u')
+            rc = vg_store_put_user(b, shard, (vg_str_t){(const char *) key, klen}, val, vlen);
+        else if (kind == 's' && klen > 8)
+            rc = vg_store_put_seen(b, shard, (int64_t) (s_rd64(key) ^ (1ull << 63)),
+                                   (vg_str_t){(const char *) key + 8, klen - 8}, val, vlen);
+        else
+            rc = VG_ERR_PARSE;
+    }
+    if (rc)
+        vg_store_batch_abort(&b);
+    else
+        rc = vg_store_batch_commit(&b);
+    if (!rc) {
+        vg_engine_evict_shards(mb->engine, flags); /* stale copies from an earlier stay */
+        for (uint32_t s2 = 0; s2 < mb->cfg.shards; s2++)
+            if (flags[s2]) atomic_store(&mb->frozen[s2], 0);
+    }
+    free(flags);
+    return rc;
+}
+
+static void s_handoff_data(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    vg_msg_t req = {.env = msg->env};
+    int rc = vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, NULL);
+    if (!rc) rc = s_handoff_in(mb, req.body.handoff_data.kvs);
+    if (rc) vg_warn(S_MOD, "hand-off chunk from %u refused: %s", msg->peer, vg_strerror(rc));
+    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_HANDOFF_ACK)};
+    m.body.handoff_ack.code = rc;
+    s_send(mb, msg->peer, &m);
+}
+
+static int s_shard_list(vg_str_t bin, uint32_t **out, size_t *n)
+{
+    if (bin.len % 4) return VG_ERR_PARSE;
+    *n = bin.len / 4;
+    *out = vg_calloc(*n ? *n : 1, sizeof **out);
+    const uint8_t *p = (const uint8_t *) bin.ptr;
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16 |
+                    (uint32_t) p[4 * i + 2] << 8 | p[4 * i + 3];
+    return 0;
+}
+
+static void s_handoff(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    vg_msg_t req = {.env = msg->env};
+    uint32_t *shards = NULL;
+    size_t n = 0;
+    uint64_t users = 0, seen = 0;
+    int rc = vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, NULL);
+    if (!rc) rc = s_shard_list(req.body.handoff.shards, &shards, &n);
+    if (!rc) rc = s_handoff_out(mb, req.body.handoff.to, shards, n, &users, &seen);
+    vg_info(S_MOD, "hand-off of %zu shards to node %u: %s (%llu users, %llu seen ids)", n,
+            req.body.handoff.to, rc ? vg_strerror(rc) : "streamed", (unsigned long long) users,
+            (unsigned long long) seen);
+    free(shards);
+    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_HANDOFF_DONE)};
+    m.body.handoff_done = (vg_body_handoff_done_t){rc, users, seen};
+    s_send(mb, msg->peer, &m);
+}
+
+/* Leader: moves of one (from, to) pair: hand-off (unless `from` is down:
+ * its state is lost), then ASSIGN. */
+static int s_move_group(vg_member_t *mb, const vg_cstate_plan_t *plan, uint32_t from, uint32_t to,
+                        bool with_data)
+{
+    vg_cstate_plan_t sub = {
+        .moves = vg_calloc(plan->n, sizeof *sub.moves), .n = 0, .map_epoch = plan->map_epoch};
+    vg_mpw_t list;
+    vg_mpw_init(&list);
+    for (size_t i = 0; i < plan->n; i++) {
+        if (plan->moves[i].from != from || plan->moves[i].to != to) continue;
+        sub.moves[sub.n++] = plan->moves[i];
+        uint8_t be[4] = {(uint8_t) (plan->moves[i].shard >> 24),
+                         (uint8_t) (plan->moves[i].shard >> 16),
+                         (uint8_t) (plan->moves[i].shard >> 8), (uint8_t) plan->moves[i].shard};
+        vg_mpw_raw(&list, be, 4);
+    }
+    int rc = 0;
+    uint64_t t0 = vg_now_ns();
+    if (with_data && from == mb->cfg.node_id) {
+        uint32_t *shards;
+        size_t n;
+        uint64_t users, seen;
+        s_shard_list((vg_str_t){(const char *) list.buf, (uint32_t) list.len}, &shards, &n);
+        rc = s_handoff_out(mb, to, shards, n, &users, &seen);
+        free(shards);
+    } else if (with_data) {
+        vg_msg_t m = {
+            .env = {.version = VG_PROTO_VERSION, .type = VG_MSG_HANDOFF, .src = mb->cfg.node_id}};
+        m.body.handoff = (vg_body_handoff_t){to, {(const char *) list.buf, (uint32_t) list.len}};
+        vg_msg_t reply;
+        vg_transport_msg_t *raw = NULL;
+        rc = s_request(mb, from, &m, VG_MSG_HANDOFF_DONE, &reply, &raw, 120000);
+        if (!rc) rc = reply.body.handoff_done.code;
+        vg_transport_msg_destroy(&raw);
+    }
+    if (!rc && sub.n) {
+        vg_mpw_t w;
+        vg_mpw_init(&w);
+        vg_raft_result_t res;
+        sub.map_epoch = 0; /* other groups may have moved meanwhile; shard epochs guard */
+        vg_cstate_cmd_assign_plan(&w, &sub);
+        rc = s_propose(mb, &w, &res);
+        vg_mpw_fini(&w);
+    }
+    double ms = (double) (vg_now_ns() - t0) / 1e6;
+    vg_hist_observe_ns(&mb->m_handoff, vg_now_ns() - t0);
+    vg_info(S_MOD, "moved %zu shards %u -> %u%s in %.1f ms: %s", sub.n, from, to,
+            with_data ? " with their state" : " (no state: owner down)", ms,
+            rc ? vg_strerror(rc) : "ok");
+    free(sub.moves);
+    vg_mpw_fini(&list);
+    return rc;
+}
+
 /* Plans and commits shard moves for node; returns the number moved.
  * Hand-off of the moved users' state is not implemented yet: the new owner
  * starts them afresh (see README, "Cluster"). */
@@ -252,15 +509,16 @@ static int s_move(vg_member_t *mb, uint32_t node, int kind, size_t *moved)
     *moved = 0;
     if (q.rc) return q.rc == VG_ERR_NOT_FOUND && kind != 'j' ? 0 : q.rc;
     int rc = 0;
-    if (q.plan.n) {
-        vg_mpw_t w;
-        vg_mpw_init(&w);
-        vg_raft_result_t res;
-        vg_cstate_cmd_assign_plan(&w, &q.plan);
-        rc = s_propose(mb, &w, &res);
-        vg_mpw_fini(&w);
-        if (!rc) *moved = q.plan.n;
+    /* one hand-off per (from, to) pair, in plan order */
+    for (size_t i = 0; i < q.plan.n && !rc; i++) {
+        uint32_t from = q.plan.moves[i].from, to = q.plan.moves[i].to;
+        bool seen_pair = false;
+        for (size_t k = 0; k < i && !seen_pair; k++)
+            seen_pair = q.plan.moves[k].from == from && q.plan.moves[k].to == to;
+        if (seen_pair) continue;
+        rc = s_move_group(mb, &q.plan, from, to, kind != 'x');
     }
+    if (!rc) *moved = q.plan.n;
     vg_cstate_plan_fini(&q.plan);
     return rc;
 }
@@ -530,10 +788,12 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
 static void *s_ctl_main(void *arg)
 {
     s_ctl_t *c = arg;
-    if (c->msg->env.type == VG_MSG_JOIN)
-        s_join(c->mb, c->msg);
-    else
-        s_admin(c->mb, c->msg);
+    switch (c->msg->env.type) {
+    case VG_MSG_JOIN: s_join(c->mb, c->msg); break;
+    case VG_MSG_HANDOFF: s_handoff(c->mb, c->msg); break;
+    case VG_MSG_HANDOFF_DATA: s_handoff_data(c->mb, c->msg); break;
+    default: s_admin(c->mb, c->msg); break;
+    }
     atomic_fetch_sub(&c->mb->workers, 1);
     vg_transport_msg_destroy(&c->msg);
     free(c);
@@ -567,6 +827,8 @@ static void s_on_msg(void *arg, const vg_transport_msg_t *m)
     case VG_MSG_TX_BATCH: s_tx_batch(mb, m); break;
     case VG_MSG_MAP_GET: s_map_get(mb, m); break;
     case VG_MSG_JOIN:
+    case VG_MSG_HANDOFF:
+    case VG_MSG_HANDOFF_DATA:
     case VG_MSG_ADMIN: s_spawn_ctl(mb, m); break;
     default: vg_counter_add(&mb->m_bad, 1); break;
     }
@@ -774,6 +1036,9 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
     mb->cfg.listen = mb->listen, mb->cfg.raft = mb->raft_addr, mb->cfg.join = mb->join;
     mb->cfg.data_dir = mb->data_dir;
     mb->state = vg_cstate_new();
+    mb->frozen = vg_calloc(cfg->shards, sizeof *mb->frozen);
+    mb->inflight = vg_calloc(cfg->shards, sizeof *mb->inflight);
+    vg_hist_init(&mb->m_handoff, vg_hist_latency_bounds, vg_hist_latency_n);
     char bind[160];
     snprintf(bind, sizeof bind, "tcp://%s", mb->listen);
     vg_transport_config_t tc = {.self_id = cfg->node_id,
@@ -824,6 +1089,8 @@ fail:
     vg_raft_destroy(&mb->raft);
     vg_transport_destroy(&mb->tr);
     vg_cstate_destroy(&mb->state);
+    free(mb->frozen);
+    free(mb->inflight);
     free(mb);
     return rc ? rc : VG_ERR_INTERNAL;
 }
@@ -846,6 +1113,8 @@ void vg_member_metrics(vg_member_t *m, vg_prom_t *p)
                    (double) vg_counter_get(&m->m_failovers));
     vg_prom_header(p, "vigil_cluster_leader", "gauge", "1 on the raft leader.");
     vg_prom_sample(p, "vigil_cluster_leader", NULL, vg_raft_is_leader(m->raft) ? 1 : 0);
+    vg_prom_hist(p, "vigil_cluster_handoff_seconds",
+                 "Leader: time to move a group of shards (freeze, stream, ASSIGN).", &m->m_handoff);
     vg_transport_metrics(m->tr, p);
 }
 
@@ -859,6 +1128,8 @@ void vg_member_stop(vg_member_t **m_p)
     vg_raft_destroy(&mb->raft);
     vg_transport_destroy(&mb->tr); /* in-flight batches: replies after this are dropped */
     vg_cstate_destroy(&mb->state);
+    free(mb->frozen);
+    free(mb->inflight);
     free(mb);
     *m_p = NULL;
 }

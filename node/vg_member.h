@@ -9,6 +9,7 @@
 #define VG_MEMBER_H
 
 #include "vg_engine.h"
+#include "vg_store.h"
 #include "vg_metrics.h"
 
 #include <stdbool.h>
@@ -24,6 +25,7 @@ typedef struct {
     uint32_t shards;        /* shard count of a bootstrapped map */
     uint32_t heartbeat_ms;  /* 0 = 500 */
     uint32_t dead_after_ms; /* 0 = 3000: silent members are marked down */
+    vg_store_t *store;      /* the node's store: hand-off reads and writes shard ranges */
 } vg_member_config_t;
 
 typedef struct vg_member vg_member_t;

@@ -50,6 +50,18 @@
     F(I32, code, "0, or the vg_err") \
     F(STR, json, "the result (or error) as JSON text")
 
+#define VG_BODY_HANDOFF(F)                    \
+    F(U32, to, "the node the shards move to") \
+    F(BIN, shards, "the shards, u32 big-endian each")
+#define VG_BODY_HANDOFF_DONE(F)           \
+    F(I32, code, "0, or the vg_err")      \
+    F(U64, users, "user states streamed") \
+    F(U64, seen, "transaction ids streamed")
+#define VG_BODY_HANDOFF_DATA(F)         \
+    F(U32, last, "1 on the last chunk") \
+    F(BIN, kvs, "msgpack array of [kind ('u' user, 's' seen), shard, key, value]")
+#define VG_BODY_HANDOFF_ACK(F) F(I32, code, "0, or the vg_err")
+
 /* M(NAME, code, lname, BODY) */
 #define VG_MSG_TABLE(M)                                          \
     M(PING, 0x01, ping, VG_BODY_PING)                            \
@@ -63,6 +75,10 @@
     M(MAP_GET, 0x42, map_get, VG_BODY_MAP_GET)                   \
     M(MAP, 0x43, map, VG_BODY_MAP)                               \
     M(ADMIN, 0x44, admin, VG_BODY_ADMIN)                         \
-    M(ADMIN_REPLY, 0x45, admin_reply, VG_BODY_ADMIN_REPLY)
+    M(ADMIN_REPLY, 0x45, admin_reply, VG_BODY_ADMIN_REPLY)       \
+    M(HANDOFF, 0x46, handoff, VG_BODY_HANDOFF)                   \
+    M(HANDOFF_DONE, 0x47, handoff_done, VG_BODY_HANDOFF_DONE)    \
+    M(HANDOFF_DATA, 0x48, handoff_data, VG_BODY_HANDOFF_DATA)    \
+    M(HANDOFF_ACK, 0x49, handoff_ack, VG_BODY_HANDOFF_ACK)
 
 #endif

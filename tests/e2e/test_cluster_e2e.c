@@ -3,7 +3,9 @@
  * shard map, scoring through the gateway, and the leader killed (-9)
  * under load: a new leader within 5 s, the dead node marked down within
  * its detection time plus a new leader's, every transaction answered;
- * then, with the old leader restarted, the same for a follower. */
+ * then, with the old leader restarted, the same for a follower. Before
+ * that, a 4th node joins and a node is drained under load: every
+ * transaction answered once, moved users keep their history. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,8 +29,8 @@ typedef struct {
 } t_proc_t;
 
 static char s_root[64];
-static t_proc_t s_nodes[NODES + 1], s_gw;
-static e2e_node_t s_http; /* the gateway, for e2e_http */
+static t_proc_t s_nodes[NODES + 2], s_gw; /* ids 1..NODES, then a joiner */
+static e2e_node_t s_http;                 /* the gateway, for e2e_http */
 static vg_transport_t *s_tr;
 
 static pid_t s_spawn(const char *const *argv, const char *log)
@@ -114,7 +116,7 @@ static void s_member_state(int i, int id, char *out, size_t cap)
 /* ---- load: a thread scoring batches through the gateway ---------------- */
 
 static atomic_bool s_load_on;
-static atomic_int s_sent, s_answered, s_failed_items, s_http_errors;
+static atomic_int s_sent, s_answered, s_failed_items, s_http_errors, s_duplicates;
 
 static void *s_load_main(void *arg)
 {
@@ -136,10 +138,13 @@ static void *s_load_main(void *arg)
         json_t *res = r.status == 200 ? json_object_get(r.json, "results") : NULL;
         if (!res) atomic_fetch_add(&s_http_errors, 1);
         for (size_t k = 0; res && k < json_array_size(res); k++) {
-            if (json_object_get(json_array_get(res, k), "decision"))
+            json_t *item = json_array_get(res, k);
+            if (json_object_get(item, "decision"))
                 atomic_fetch_add(&s_answered, 1);
             else
                 atomic_fetch_add(&s_failed_items, 1);
+            if (json_is_true(json_object_get(item, "duplicate")))
+                atomic_fetch_add(&s_duplicates, 1);
         }
         e2e_resp_free(&r);
         usleep(20000);
@@ -195,7 +200,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void) state;
-    for (int i = 1; i <= NODES; i++)
+    for (int i = 1; i <= NODES + 1; i++)
         if (s_nodes[i].pid > 0) kill(s_nodes[i].pid, SIGKILL), waitpid(s_nodes[i].pid, NULL, 0);
     if (s_gw.pid > 0) kill(s_gw.pid, SIGTERM), waitpid(s_gw.pid, NULL, 0);
     vg_transport_destroy(&s_tr);
@@ -214,13 +219,19 @@ static void test_one_leader_one_map(void **state)
     int leader = s_leader_of(1);
     assert_true(leader >= 1 && leader <= NODES);
     json_int_t epoch = -1, total = 0;
-    for (int i = 1; i <= NODES; i++) {
-        assert_int_equal(s_leader_of(i), leader);
-        json_t *j = s_status(i);
-        if (epoch < 0) epoch = json_integer_value(json_object_get(j, "map_epoch"));
-        assert_int_equal(json_integer_value(json_object_get(j, "map_epoch")), epoch);
-        json_decref(j);
+    bool agree = false; /* followers apply the last join's ASSIGN a moment later */
+    for (int k = 0; k < 50 && !agree; k++, usleep(100000)) {
+        agree = true;
+        epoch = -1;
+        for (int i = 1; i <= NODES; i++) {
+            json_t *j = s_status(i);
+            json_int_t e = json_integer_value(json_object_get(j, "map_epoch"));
+            if (epoch < 0) epoch = e;
+            agree = agree && e == epoch && s_leader_of(i) == leader;
+            json_decref(j);
+        }
     }
+    assert_true(agree);
     json_t *j = s_status(leader), *ms = json_object_get(j, "members");
     for (size_t k = 0; k < json_array_size(ms); k++) {
         json_int_t n = json_integer_value(json_object_get(json_array_get(ms, k), "shards"));
@@ -240,6 +251,107 @@ static void test_one_leader_one_map(void **state)
     assert_non_null(
         json_object_get(json_array_get(json_object_get(r.json, "results"), 1), "decision"));
     e2e_resp_free(&r);
+}
+
+/* Scores n transactions of user u (amount a, minute t0 + i) through the
+ * gateway; returns how many were flagged anomalous. */
+static int s_score_user(const char *u, int n, int from, double amount)
+{
+    int flagged = 0;
+    for (int i = from; i < from + n; i++) {
+        char body[300];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"%s-%d\",\"user_id\":\"%s\",\"amount\":%.2f,\"currency\":\"EUR\","
+                 "\"timestamp\":%lld}",
+                 u, i, u, amount + (i % 5), 1767225600000LL + (long long) i * 3600000);
+        e2e_resp_t r = e2e_post(&s_http, "/v1/transactions", body);
+        assert_int_equal(r.status, 200);
+        flagged += json_is_true(json_object_get(r.json, "anomaly"));
+        e2e_resp_free(&r);
+    }
+    return flagged;
+}
+
+/* Under load: a 4th node joins, then a node is drained. Every transaction
+ * is answered exactly once, and users whose shards moved keep their
+ * history: after the moves a spike is flagged for every one of 40 users
+ * (with their state reset, the warm-up would silence the amount tests). */
+static void test_join_and_drain_under_load(void **state)
+{
+    (void) state;
+    enum { USERS = 40 };
+    char u[USERS][16];
+    for (int k = 0; k < USERS; k++) {
+        snprintf(u[k], sizeof u[k], "hist%d", k);
+        assert_int_equal(s_score_user(u[k], 15, 0, 40), 0);
+    }
+    atomic_store(&s_sent, 0), atomic_store(&s_answered, 0), atomic_store(&s_duplicates, 0);
+    pthread_t load;
+    atomic_store(&s_load_on, true);
+    pthread_create(&load, NULL, s_load_main, NULL);
+    usleep(1000000);
+    s_start_node(NODES + 1, true); /* joins via node 1 */
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[NODES + 1].port);
+    vg_transport_connect(s_tr, NODES + 1, ep);
+    char st[32] = "";
+    for (int k = 0; k < 150 && strcmp(st, "active"); k++, usleep(100000)) {
+        st[0] = 0; /* ask the first live node that knows the joiner */
+        for (int i = 1; i <= NODES && !st[0]; i++)
+            if (s_nodes[i].pid) s_member_state(i, NODES + 1, st, sizeof st);
+    }
+    assert_string_equal(st, "active");
+    /* drain an active follower that owns shards, through the leader */
+    int leader = 0, victim = 0;
+    for (int i = 1; i <= NODES && !leader; i++)
+        if (s_nodes[i].pid) leader = s_leader_of(i);
+    json_t *js = s_status(leader), *mem = json_object_get(js, "members");
+    for (size_t k = 0; k < json_array_size(mem); k++) {
+        json_t *x = json_array_get(mem, k);
+        int id = (int) json_integer_value(json_object_get(x, "id"));
+        if (id != leader && id <= NODES + 1 && s_nodes[id].pid &&
+            !strcmp(json_string_value(json_object_get(x, "state")), "active") &&
+            json_integer_value(json_object_get(x, "shards")) > 0)
+            victim = id;
+    }
+    json_decref(js);
+    assert_true(victim > 0);
+    vg_msg_t m = {.env = {.version = VG_PROTO_VERSION, .type = VG_MSG_ADMIN}};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), (uint32_t) victim};
+    vg_mpw_t body;
+    vg_mpw_init(&body);
+    vg_msg_body_encode(&m, &body);
+    vg_transport_msg_t *reply = NULL;
+    uint64_t t0 = vg_now_ns();
+    assert_int_equal(
+        vg_transport_request(s_tr, (uint32_t) leader, &m.env, body.buf, body.len, 60000, &reply),
+        0);
+    vg_msg_t r = {.env = reply->env};
+    assert_int_equal(vg_msg_body_decode(reply->body, reply->body_len, &r, NULL, NULL), 0);
+    assert_int_equal(r.body.admin_reply.code, 0);
+    double drain_s = (double) (vg_now_ns() - t0) / 1e9;
+    vg_transport_msg_destroy(&reply);
+    vg_mpw_fini(&body);
+    usleep(1500000);
+    atomic_store(&s_load_on, false);
+    pthread_join(load, NULL);
+    fprintf(stderr,
+            "join + drain of node %d (%.2f s) under load: %d sent, %d answered, %d duplicates, %d "
+            "failed items, %d http errors\n",
+            victim, drain_s, atomic_load(&s_sent), atomic_load(&s_answered),
+            atomic_load(&s_duplicates), atomic_load(&s_failed_items), atomic_load(&s_http_errors));
+    assert_int_equal(atomic_load(&s_failed_items), 0);
+    assert_int_equal(atomic_load(&s_http_errors), 0);
+    assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
+    json_t *j = s_status(leader), *ms = json_object_get(j, "members");
+    for (size_t k = 0; k < json_array_size(ms); k++)
+        if (json_integer_value(json_object_get(json_array_get(ms, k), "id")) == victim)
+            assert_int_equal(json_integer_value(json_object_get(json_array_get(ms, k), "shards")),
+                             0);
+    json_decref(j);
+    int flagged = 0;
+    for (int k = 0; k < USERS; k++) flagged += s_score_user(u[k], 1, 20, 5000);
+    assert_int_equal(flagged, USERS);
 }
 
 /* Kills node `victim` (-9) while the load thread runs; returns seconds
@@ -295,7 +407,7 @@ static void test_kill_leader_under_load(void **state)
 static void test_kill_follower_under_load(void **state)
 {
     (void) state;
-    /* bring the killed node back first, so the cluster has its quorum of 3 */
+    /* bring the killed node back first, so the voters have their quorum */
     for (int i = 1; i <= NODES; i++)
         if (!s_nodes[i].pid) s_start_node(i, i != 1);
     for (int k = 0; k < 100; k++) {
@@ -312,9 +424,17 @@ static void test_kill_follower_under_load(void **state)
     int leader = 0;
     for (int i = 1; i <= NODES && !leader; i++)
         if (s_nodes[i].pid) leader = s_leader_of(i);
-    int victim = 0;
-    for (int i = 1; i <= NODES; i++)
-        if (s_nodes[i].pid && i != leader) victim = i;
+    int victim = 0; /* an active follower that owns shards */
+    json_t *j = s_status(leader), *ms = json_object_get(j, "members");
+    for (size_t k = 0; k < json_array_size(ms); k++) {
+        json_t *mem = json_array_get(ms, k);
+        int id = (int) json_integer_value(json_object_get(mem, "id"));
+        if (id != leader && s_nodes[id].pid &&
+            !strcmp(json_string_value(json_object_get(mem, "state")), "active") &&
+            json_integer_value(json_object_get(mem, "shards")) > 0)
+            victim = id;
+    }
+    json_decref(j);
     assert_true(victim > 0);
     int nl;
     double leader_s;
@@ -335,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_one_leader_one_map),
         cmocka_unit_test(test_kill_leader_under_load),
         cmocka_unit_test(test_kill_follower_under_load),
+        cmocka_unit_test(test_join_and_drain_under_load),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

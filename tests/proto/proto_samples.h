@@ -130,6 +130,26 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
         m->env = sample_env(VG_MSG_ADMIN_REPLY, 7);
         m->body.admin_reply = (vg_body_admin_reply_t){0, VG_STR_LIT("{\"moved\":512}")};
         return true;
+    case 12:
+        m->env = sample_env(VG_MSG_HANDOFF, 8);
+        m->body.handoff = (vg_body_handoff_t){4, {"\0\0\0\x11\0\0\0\x12", 8}};
+        return true;
+    case 13:
+        m->env = sample_env(VG_MSG_HANDOFF_DONE, 8);
+        m->body.handoff_done = (vg_body_handoff_done_t){0, 2, 5};
+        return true;
+    case 14:
+        /* one user state ('u' = 0x75) of shard 17: key "u1", value 3 bytes */
+        m->env = sample_env(VG_MSG_HANDOFF_DATA, 9);
+        m->body.handoff_data = (vg_body_handoff_data_t){1,
+                                                        {"\x91\x94\x75\x11\xc4\x02u1\xc4\x03"
+                                                         "abc",
+                                                         14}};
+        return true;
+    case 15:
+        m->env = sample_env(VG_MSG_HANDOFF_ACK, 9);
+        m->body.handoff_ack.code = 0;
+        return true;
     default: return false;
     }
 }
