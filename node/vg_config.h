@@ -53,7 +53,7 @@ typedef struct {
     X(raft, STR, raft, "", "cluster: raft address host:port (default: listen port + 1000)")    \
     X(join, STR, join, "", "cluster: a member's listen address to join (none: bootstrap)")     \
     X(heartbeat_ms, U32, heartbeat_ms, "500", "cluster: heartbeat period")                     \
-    X(dead_after_ms, U32, dead_after_ms, "3000", "cluster: silence before a member is down")
+    X(dead_after_ms, U32, dead_after_ms, "2500", "cluster: silence before a member is down")
 
 /* Built-in defaults. */
 void vg_node_config_default(vg_node_config_t *cfg);

@@ -1044,7 +1044,7 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
     vg_transport_config_t tc = {.self_id = cfg->node_id,
                                 .bind = bind,
                                 .heartbeat_ms = cfg->heartbeat_ms,
-                                .dead_after_ms = cfg->dead_after_ms ? cfg->dead_after_ms : 3000,
+                                .dead_after_ms = cfg->dead_after_ms ? cfg->dead_after_ms : 2500,
                                 .on_msg = s_on_msg,
                                 .arg = mb};
     int rc = vg_transport_new(&tc, &mb->tr);

@@ -24,7 +24,7 @@ typedef struct {
     const char *data_dir;   /* raft keeps <data_dir>/raft */
     uint32_t shards;        /* shard count of a bootstrapped map */
     uint32_t heartbeat_ms;  /* 0 = 500 */
-    uint32_t dead_after_ms; /* 0 = 3000: silent members are marked down */
+    uint32_t dead_after_ms; /* 0 = 2500: silent members are marked down */
     vg_store_t *store;      /* the node's store: hand-off reads and writes shard ranges */
 } vg_member_config_t;
 

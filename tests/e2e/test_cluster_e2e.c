@@ -444,7 +444,7 @@ static void test_kill_follower_under_load(void **state)
             "%d http errors\n",
             victim, down_s, atomic_load(&s_sent), atomic_load(&s_answered),
             atomic_load(&s_failed_items), atomic_load(&s_http_errors));
-    assert_true(down_s >= 0 && down_s <= 3.0 + 1.0);
+    assert_true(down_s >= 0 && down_s <= 3.0); /* the issue: detection <= 3 s */
     assert_int_equal(atomic_load(&s_failed_items), 0);
     assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
 }
