@@ -36,9 +36,10 @@ struct vg_member {
     vg_cstate_t *state;
     vg_raft_t *raft;
     atomic_bool ready, stopping;
-    atomic_int workers;      /* control threads in flight */
-    _Atomic uint8_t *frozen; /* per shard: handing off, refuse its batches */
-    atomic_int *inflight;    /* per shard: batches submitted, not yet answered */
+    atomic_int workers;         /* control threads in flight */
+    _Atomic uint8_t *frozen;    /* per shard: handing off, refuse its batches */
+    _Atomic int64_t *frozen_at; /* per shard: when it was frozen (ms, monotonic) */
+    atomic_int *inflight;       /* per shard: batches submitted, not yet answered */
     pthread_t tick;
     bool tick_started;
     bool connected[VG_CSTATE_MAX_MEMBERS + 1]; /* maintenance thread only */
@@ -919,6 +920,43 @@ static void s_failover(vg_member_t *mb, const s_tick_q_t *q)
     }
 }
 
+/* A shard frozen for a hand-off the leader never completed (it failed or
+ * died before its ASSIGN) must not stay unavailable: still ours after 30 s,
+ * it is served again. */
+#define S_FREEZE_MAX_MS 30000
+
+typedef struct {
+    vg_member_t *mb;
+    int64_t now_ms;
+    uint32_t released;
+} s_thaw_q_t;
+
+static void s_thaw_read(const vg_cstate_t *st, void *arg)
+{
+    s_thaw_q_t *q = arg;
+    vg_member_t *mb = q->mb;
+    for (uint32_t sh = 0; sh < mb->cfg.shards && sh < vg_cstate_n_shards(st); sh++) {
+        if (!atomic_load(&mb->frozen[sh]) ||
+            q->now_ms - atomic_load(&mb->frozen_at[sh]) < S_FREEZE_MAX_MS)
+            continue;
+        uint32_t owner;
+        uint64_t epoch;
+        if (vg_cstate_shard(st, sh, &owner, &epoch) == 0 && owner == mb->cfg.node_id) {
+            atomic_store(&mb->frozen[sh], 0);
+            q->released++;
+        }
+    }
+}
+
+static void s_thaw(vg_member_t *mb)
+{
+    s_thaw_q_t q = {mb, (int64_t) (vg_now_ns() / 1000000), 0};
+    vg_raft_read(mb->raft, s_thaw_read, &q);
+    if (q.released)
+        vg_warn(S_MOD, "%u shards frozen for a hand-off that never completed: serving them again",
+                q.released);
+}
+
 static void *s_tick_main(void *arg)
 {
     vg_member_t *mb = arg;
@@ -926,6 +964,7 @@ static void *s_tick_main(void *arg)
         s_tick_q_t q = {.mb = mb};
         vg_raft_read(mb->raft, s_tick_read, &q);
         s_connect_members(mb, &q);
+        s_thaw(mb);
         if (vg_raft_is_leader(mb->raft)) {
             if (!q.has_map)
                 s_bootstrap(mb);
@@ -1038,6 +1077,7 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
     mb->state = vg_cstate_new();
     mb->frozen = vg_calloc(cfg->shards, sizeof *mb->frozen);
     mb->inflight = vg_calloc(cfg->shards, sizeof *mb->inflight);
+    mb->frozen_at = vg_calloc(cfg->shards, sizeof *mb->frozen_at);
     vg_hist_init(&mb->m_handoff, vg_hist_latency_bounds, vg_hist_latency_n);
     char bind[160];
     snprintf(bind, sizeof bind, "tcp://%s", mb->listen);
@@ -1091,6 +1131,7 @@ fail:
     vg_cstate_destroy(&mb->state);
     free(mb->frozen);
     free(mb->inflight);
+    free(mb->frozen_at);
     free(mb);
     return rc ? rc : VG_ERR_INTERNAL;
 }
@@ -1130,6 +1171,7 @@ void vg_member_stop(vg_member_t **m_p)
     vg_cstate_destroy(&mb->state);
     free(mb->frozen);
     free(mb->inflight);
+    free(mb->frozen_at);
     free(mb);
     *m_p = NULL;
 }
