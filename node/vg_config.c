@@ -305,7 +305,8 @@ void vg_node_config_usage(FILE *out, const char *prog)
         snprintf(flag, sizeof flag, "--%s", s_keys[i].key);
         for (char *p = flag + 2; *p; p++)
             if (*p == '_') *p = '-';
-        fprintf(out, "  %-22s %s (default %s)\n", flag, s_keys[i].help, s_keys[i].def);
+        fprintf(out, "  %-22s %s (default %s)\n", flag, s_keys[i].help,
+                s_keys[i].def[0] ? s_keys[i].def : "none");
     }
     fprintf(out, "\nDetector options (any source; env uses __ for '.', e.g. VIGIL_MAD__K=5):\n"
                  "  --set NAME.enabled=true|false   NAME.k=THRESHOLD   NAME.min_history=N\n"
