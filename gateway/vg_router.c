@@ -196,14 +196,21 @@ static void s_take_verdicts(s_group_t *g, const vg_verdict_list_t *vs)
     }
 }
 
-static void s_on_reply(void *arg, const vg_transport_msg_t *m)
+/* Removes and returns the group waiting for corr (NULL: late or settled). */
+static s_group_t *s_pending_take(vg_router_t *r, uint64_t corr)
 {
-    vg_router_t *r = arg;
     char key[8];
-    memcpy(key, &m->env.corr, 8);
+    memcpy(key, &corr, 8);
     pthread_mutex_lock(&r->pend_mu);
     s_group_t *g = vg_strmap_del(&r->pending, (vg_str_t){key, 8});
     pthread_mutex_unlock(&r->pend_mu);
+    return g;
+}
+
+static void s_on_reply(void *arg, const vg_transport_msg_t *m)
+{
+    vg_router_t *r = arg;
+    s_group_t *g = s_pending_take(r, m->env.corr);
     if (!g) return; /* a late reply of a retried group */
     s_req_t *q = g->req;
     vg_msg_t msg = {.env = m->env};
@@ -230,12 +237,7 @@ static void s_on_reply(void *arg, const vg_transport_msg_t *m)
 static void s_on_undeliverable(void *arg, const vg_transport_msg_t *m, int err)
 {
     (void) err;
-    vg_router_t *r = arg;
-    char key[8];
-    memcpy(key, &m->env.corr, 8);
-    pthread_mutex_lock(&r->pend_mu);
-    s_group_t *g = vg_strmap_del(&r->pending, (vg_str_t){key, 8});
-    pthread_mutex_unlock(&r->pend_mu);
+    s_group_t *g = s_pending_take(arg, m->env.corr);
     if (!g) return;
     pthread_mutex_lock(&g->req->mu);
     s_group_finish(g, VG_ERR_UNREACHABLE);
