@@ -121,15 +121,17 @@ static atomic_int s_sent, s_answered, s_failed_items, s_http_errors, s_duplicate
 static void *s_load_main(void *arg)
 {
     (void) arg;
+    static atomic_int runs; /* ids unique across load runs: a duplicate means a real retry */
+    int run = atomic_fetch_add(&runs, 1);
     char *body = malloc(64 * 300);
     for (int b = 0; atomic_load(&s_load_on); b++) {
         size_t off = 0;
         body[off++] = '[';
         for (int i = 0; i < 50; i++)
             off += (size_t) snprintf(body + off, 64 * 300 - off,
-                                     "%s{\"id\":\"L%d-%d\",\"user_id\":\"lu%d\",\"amount\":%d,"
+                                     "%s{\"id\":\"L%d-%d-%d\",\"user_id\":\"lu%d\",\"amount\":%d,"
                                      "\"currency\":\"EUR\",\"timestamp\":%lld}",
-                                     i ? "," : "", b, i, (b * 50 + i) % 300, 10 + i % 40,
+                                     i ? "," : "", run, b, i, (b * 50 + i) % 300, 10 + i % 40,
                                      1767225600000LL + (long long) (b * 50 + i) * 1000);
         body[off++] = ']';
         body[off] = 0;
@@ -219,15 +221,21 @@ static void test_one_leader_one_map(void **state)
     int leader = s_leader_of(1);
     assert_true(leader >= 1 && leader <= NODES);
     json_int_t epoch = -1, total = 0;
-    bool agree = false; /* followers apply the last join's ASSIGN a moment later */
-    for (int k = 0; k < 50 && !agree; k++, usleep(100000)) {
+    /* The last joiner's shards arrive by hand-off after it is a member, and
+     * followers apply each ASSIGN a moment after the leader: wait until every
+     * node reports the same epoch and every member holds its share. */
+    bool agree = false;
+    for (int k = 0; k < 200 && !agree; k++, usleep(100000)) {
         agree = true;
         epoch = -1;
         for (int i = 1; i <= NODES; i++) {
-            json_t *j = s_status(i);
+            json_t *j = s_status(i), *ms = json_object_get(j, "members");
             json_int_t e = json_integer_value(json_object_get(j, "map_epoch"));
             if (epoch < 0) epoch = e;
             agree = agree && e == epoch && s_leader_of(i) == leader;
+            for (size_t m = 0; m < json_array_size(ms); m++)
+                agree = agree && json_integer_value(json_object_get(json_array_get(ms, m),
+                                                                    "shards")) >= 1024 / NODES - 2;
             json_decref(j);
         }
     }
