@@ -614,6 +614,7 @@ static const s_field_t s_doc_fields[] = {
     {"leader_addr", S_STR, offsetof(vg_ctl_doc_t, leader_addr)},
     {"state", S_STR, offsetof(vg_ctl_doc_t, state)},
     {"error", S_STR, offsetof(vg_ctl_doc_t, error)},
+    {"prometheus", S_STR, offsetof(vg_ctl_doc_t, prometheus)},
 };
 
 /* Reads key's value if the table has it; false when it does not. */

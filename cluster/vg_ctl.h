@@ -73,7 +73,8 @@ typedef struct {
     size_t n_warnings;
     const char *state; /* drain / remove */
     int64_t moved;
-    const char *error; /* a refusal's message */
+    const char *error;      /* a refusal's message */
+    const char *prometheus; /* metrics: the node's text exposition */
 } vg_ctl_doc_t;
 
 typedef struct {

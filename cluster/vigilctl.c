@@ -36,6 +36,8 @@ static const char s_help[] =
     "  status      leader, raft term, shard-map epoch and size, the members\n"
     "              (state, voter, alive, shards owned) and warnings\n"
     "  nodes       the members table only\n"
+    "  metrics     the asked node's own metrics, Prometheus text format (with\n"
+    "              --json: {\"node\", \"prometheus\"}); use --node to pick it\n"
     "  drain ID    move every shard off node ID; it stays a member (draining).\n"
     "              Goes to the leader: a node that is not the leader answers\n"
     "              NOT_OWNER with the leader's address, which is asked once\n"
@@ -92,7 +94,7 @@ typedef struct {
 } s_cmd_t;
 
 static const s_cmd_t s_cmds[] = {
-    {"status", false}, {"nodes", false}, {"drain", true},
+    {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true},
     {"remove", true},  {"map", false},   {"help", false},
 };
 
@@ -343,6 +345,8 @@ static int s_run_admin(vg_ctl_t *ctl, const s_opts_t *o, int reply_ms)
         vg_ctl_view_status(stdout, &doc, &res);
     } else if (!strcmp(o->command, "nodes")) {
         vg_ctl_view_members(stdout, &doc);
+    } else if (!strcmp(o->command, "metrics")) {
+        fputs(doc.prometheus ? doc.prometheus : "", stdout);
     } else {
         vg_ctl_view_change(stdout, o->command, o->node_id, &doc, &res);
     }

@@ -83,7 +83,9 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                  .shards = cfg->engine.shards,
                                  .heartbeat_ms = cfg->heartbeat_ms,
                                  .dead_after_ms = cfg->dead_after_ms,
-                                 .store = node->store};
+                                 .store = node->store,
+                                 .metrics = s_metrics,
+                                 .metrics_ctx = node};
         if (vg_member_start(&mc, node->engine, &node->member, err, sizeof err)) {
             vg_error("node", "%s", err);
             return 1;

@@ -743,6 +743,25 @@ static int s_drain_remove(vg_member_t *mb, uint32_t node, bool remove, size_t *m
     return rc;
 }
 
+/* {"node": id, "prometheus": "<text exposition>"}: this node's metrics. */
+static void s_metrics_json(vg_member_t *mb, vg_jw_t *w)
+{
+    vg_prom_t p;
+    vg_prom_init(&p);
+    if (mb->cfg.metrics) {
+        mb->cfg.metrics(mb->cfg.metrics_ctx, &p);
+    } else {
+        vg_engine_metrics(mb->engine, &p);
+        vg_member_metrics(mb, &p);
+    }
+    vg_jw_obj_begin(w);
+    vg_jw_kint(w, "node", mb->cfg.node_id);
+    vg_jw_key(w, "prometheus");
+    vg_jw_str(w, (vg_str_t){p.buf ? p.buf : "", (uint32_t) p.len});
+    vg_jw_obj_end(w);
+    vg_prom_fini(&p);
+}
+
 static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
 {
     vg_msg_t req = {.env = msg->env};
@@ -780,8 +799,12 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
                 s_admin_reply(mb, msg, 0, &w);
             }
         }
+    } else if (vg_str_eq_c(cmd, "metrics")) {
+        s_metrics_json(mb, &w);
+        s_admin_reply(mb, msg, 0, &w);
     } else {
-        s_admin_error(mb, msg, VG_ERR_INVALID, "unknown command (status, nodes, drain, remove)");
+        s_admin_error(mb, msg, VG_ERR_INVALID,
+                      "unknown command (status, nodes, metrics, drain, remove)");
     }
     vg_jw_fini(&w);
 }

@@ -26,6 +26,10 @@ typedef struct {
     uint32_t heartbeat_ms;  /* 0 = 500 */
     uint32_t dead_after_ms; /* 0 = 2500: silent members are marked down */
     vg_store_t *store;      /* the node's store: hand-off reads and writes shard ranges */
+    /* The node's Prometheus metrics, served by ADMIN "metrics" (vigilctl
+     * metrics); NULL = the engine's and the member's only. Any thread. */
+    void (*metrics)(void *ctx, vg_prom_t *p);
+    void *metrics_ctx;
 } vg_member_config_t;
 
 typedef struct vg_member vg_member_t;
