@@ -40,22 +40,20 @@
  * event time of a stored record is 0..VG_TX_TS_MAX, first byte 0x80).
  * A query cursor is base64url(0x01 | pk | fnv1a32(0x01 | pk)). */
 
-#define S_MOD            "store"
-#define S_FORMAT         2 /* 2: seen keys carry the event time */
-#define S_MAP_DEFAULT    ((size_t) 64 << 30)
-#define S_MAX_READERS    256
-#define S_KEY_MAX        255 /* user/tx ids in users and seen keys */
-#define S_PK_MAX         (8 + VG_TX_ID_MAX)
-#define S_UPREFIX_MAX    (2 * VG_TX_ID_MAX + 1)
-#define S_UKEY_MAX       (S_UPREFIX_MAX + S_PK_MAX)
-#define S_SCAN_DEFAULT   100000
-#define S_BUCKETS_MAX    10000
-#define S_MINUTE_MS      60000
-#define S_COUNTERS       8 /* anom_stats value: u64 counters */
-#define S_CURSOR_VERSION 1
-#define S_CURSOR_BYTES   (1 + S_PK_MAX + 4)
-#define S_LIMIT_MAX      1000
-#define S_TIME_ABS_MAX   ((int64_t) 1 << 60) /* stats: |from|, |to|, bucket */
+#define S_MOD          "store"
+#define S_FORMAT       2 /* 2: seen keys carry the event time */
+#define S_MAP_DEFAULT  ((size_t) 64 << 30)
+#define S_MAX_READERS  256
+#define S_KEY_MAX      255 /* user/tx ids in users and seen keys */
+#define S_PK_MAX       (8 + VG_TX_ID_MAX)
+#define S_UPREFIX_MAX  (2 * VG_TX_ID_MAX + 1)
+#define S_UKEY_MAX     (S_UPREFIX_MAX + S_PK_MAX)
+#define S_SCAN_DEFAULT 100000
+#define S_BUCKETS_MAX  10000
+#define S_MINUTE_MS    60000
+#define S_COUNTERS     8 /* anom_stats value: u64 counters */
+#define S_LIMIT_MAX    1000
+#define S_TIME_ABS_MAX ((int64_t) 1 << 60) /* stats: |from|, |to|, bucket */
 
 enum { S_USERS, S_SEEN, S_ANOM, S_ANOM_ID, S_ANOM_USER, S_ANOM_STATS, S_META, S_NDB };
 static const char *const s_db_names[S_NDB] = {
@@ -566,72 +564,13 @@ static int s_ro_begin(vg_store_t *s, MDB_txn **txn)
     return rc ? s_err(rc, "begin read transaction") : 0;
 }
 
-/* ---- cursor (opaque keyset position) ------------------------------------ */
-
-static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static uint32_t s_fnv1a(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
-/* base64url (no padding) of 0x01 | pk | check into out (>= 129 bytes). */
-static void s_cursor_encode(const uint8_t *pk, size_t pk_len, char *out)
-{
-    uint8_t raw[S_CURSOR_BYTES];
-    size_t n = 0, o = 0;
-    raw[n++] = S_CURSOR_VERSION;
-    memcpy(raw + n, pk, pk_len);
-    n += pk_len;
-    uint32_t h = s_fnv1a(raw, n);
-    for (int i = 3; i >= 0; i--) raw[n++] = (uint8_t) (h >> (8 * i));
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t) raw[i] << 16;
-        if (i + 1 < n) v |= (uint32_t) raw[i + 1] << 8;
-        if (i + 2 < n) v |= raw[i + 2];
-        size_t chars = n - i >= 3 ? 4 : n - i + 1;
-        for (size_t j = 0; j < chars; j++) out[o++] = s_b64[(v >> (18 - 6 * j)) & 63];
-    }
-    out[o] = 0;
-}
-
-static int s_b64_value(char c)
-{
-    const char *p = c ? strchr(s_b64, c) : NULL;
-    return p ? (int) (p - s_b64) : -1;
-}
+/* ---- cursor: vg_anomaly_cursor_* ---------------------------------------- */
 
 /* Decodes a cursor into pk; VG_ERR_INVALID when malformed or altered. */
 static int s_cursor_decode(vg_str_t c, uint8_t *pk, size_t *pk_len)
 {
-    uint8_t raw[S_CURSOR_BYTES + 3];
-    size_t n = 0;
-    if (c.len == 0 || c.len > VG_STORE_CURSOR_MAX || c.len % 4 == 1) return VG_ERR_INVALID;
-    uint32_t acc = 0;
-    for (uint32_t i = 0; i < c.len; i++) {
-        int v = s_b64_value(c.ptr[i]);
-        if (v < 0) return VG_ERR_INVALID;
-        acc = acc << 6 | (uint32_t) v;
-        if (i % 4 == 3 || i + 1 == c.len) {
-            uint32_t chars = i % 4 + 1; /* 2..4 chars -> 1..3 bytes */
-            if (acc & ((1u << 2 * (4 - chars)) - 1)) return VG_ERR_INVALID; /* not canonical */
-            acc <<= 6 * (4 - chars);
-            for (uint32_t j = 0; j < chars - 1; j++) {
-                if (n >= sizeof raw) return VG_ERR_INVALID;
-                raw[n++] = (uint8_t) (acc >> (16 - 8 * j));
-            }
-            acc = 0;
-        }
-    }
-    if (n < 1 + 9 + 4 || n > S_CURSOR_BYTES || raw[0] != S_CURSOR_VERSION) return VG_ERR_INVALID;
-    uint32_t h = (uint32_t) raw[n - 4] << 24 | (uint32_t) raw[n - 3] << 16 |
-                 (uint32_t) raw[n - 2] << 8 | raw[n - 1];
-    if (h != s_fnv1a(raw, n - 4) || !s_pk_ok(raw + 1, n - 5)) return VG_ERR_INVALID;
-    *pk_len = n - 5;
-    memcpy(pk, raw + 1, *pk_len);
-    return 0;
+    int rc = vg_anomaly_cursor_decode(c, pk, pk_len);
+    return rc ? rc : s_pk_ok(pk, *pk_len) ? 0 : VG_ERR_INVALID;
 }
 
 /* ---- anomaly queries ---------------------------------------------------- */
@@ -781,7 +720,7 @@ int vg_store_anomaly_query(vg_store_t *s, const vg_anomaly_query_t *q, uint32_t 
                       &last_len);
     mdb_cursor_close(wk.cur);
     mdb_txn_abort(wk.txn);
-    if (!rc && last_len) s_cursor_encode(last, last_len, next_cursor);
+    if (!rc && last_len) vg_anomaly_cursor_encode(last, last_len, next_cursor);
     return rc;
 }
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* Longest query cursor, without its NUL (next_cursor needs one more). */
-#define VG_STORE_CURSOR_MAX 128
+#define VG_STORE_CURSOR_MAX VG_ANOMALY_CURSOR_MAX
 
 typedef struct vg_store vg_store_t;
 typedef struct vg_store_batch vg_store_batch_t;

@@ -94,6 +94,11 @@ static void s_enc_I32(vg_mpw_t *w, const int32_t *v)
     vg_mpw_int(w, *v);
 }
 
+static void s_enc_I64(vg_mpw_t *w, const int64_t *v)
+{
+    vg_mpw_int(w, *v);
+}
+
 static void s_enc_STR(vg_mpw_t *w, const vg_str_t *v)
 {
     vg_mpw_str(w, v->ptr ? v->ptr : "", v->len);
@@ -132,6 +137,11 @@ static int s_dec_U32(s_dec_t *d, uint32_t *v, const char *f)
 static int s_dec_U64(s_dec_t *d, uint64_t *v, const char *f)
 {
     return vg_mpr_uint(d->r, v) ? vg_mpr_perr(d->r, d->err, f) : 0;
+}
+
+static int s_dec_I64(s_dec_t *d, int64_t *v, const char *f)
+{
+    return vg_mpr_int(d->r, v) ? vg_mpr_perr(d->r, d->err, f) : 0;
 }
 
 static int s_dec_I32(s_dec_t *d, int32_t *v, const char *f)
@@ -213,6 +223,11 @@ static int s_val_U64(const uint64_t *v, const char *f, vg_perr_t *err)
 }
 
 static int s_val_I32(const int32_t *v, const char *f, vg_perr_t *err)
+{
+    return (void) v, (void) f, (void) err, 0;
+}
+
+static int s_val_I64(const int64_t *v, const char *f, vg_perr_t *err)
 {
     return (void) v, (void) f, (void) err, 0;
 }

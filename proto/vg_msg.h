@@ -41,6 +41,7 @@ typedef struct {
 #define VG__CTYPE_U32      uint32_t
 #define VG__CTYPE_U64      uint64_t
 #define VG__CTYPE_I32      int32_t
+#define VG__CTYPE_I64      int64_t
 #define VG__CTYPE_STR      vg_str_t
 #define VG__CTYPE_BIN      vg_str_t
 #define VG__CTYPE_TXS      vg_tx_list_t

@@ -8,7 +8,7 @@
  * path, 0x40-0x7f cluster control plane (membership, shard map, hand-off,
  * rules, models), 0x80-0xff reserved. Codes are never reused.
  *
- * Field kinds: U32, U64, I32 (integers), STR (UTF-8 string), BIN (bytes),
+ * Field kinds: U32, U64, I32, I64 (integers), STR (UTF-8 string), BIN (bytes),
  * TXS (array of transactions), VERDICTS (array of verdicts).
  * F(KIND, name, doc). */
 #ifndef VG_MSG_TABLE_H
@@ -62,6 +62,26 @@
     F(BIN, kvs, "msgpack array of [kind ('u' user, 's' seen), shard, key, value]")
 #define VG_BODY_HANDOFF_ACK(F) F(I32, code, "0, or the vg_err")
 
+/* Anomaly queries: a gateway asks every member, then merges. */
+#define VG_BODY_ANOMALY_QUERY(F)                                                \
+    F(U32, kind, "0 list, 1 get (by id), 2 stats")                              \
+    F(I64, from_ms, "list/stats: inclusive start (event time)")                 \
+    F(I64, to_ms, "list/stats: exclusive end")                                  \
+    F(STR, user_id, "list: only this user; empty = any")                        \
+    F(I32, min_severity, "list: -1 = any, else this vg_severity or worse")      \
+    F(STR, detector, "list: a reason with this detector; empty = any")          \
+    F(STR, rule, "list: a rule reason with this rule; empty = any")             \
+    F(I32, decision, "list: -1 = any, else this vg_decision")                   \
+    F(U32, limit, "list: at most this many records, 1..1000")                   \
+    F(STR, cursor, "list: continue below this cursor; empty = from the newest") \
+    F(STR, id, "get: the anomaly (transaction) id")                             \
+    F(I64, bucket_ms, "stats: bucket width")
+#define VG_BODY_ANOMALY_REPLY(F)                                                  \
+    F(I32, code, "0, or the vg_err")                                              \
+    F(BIN, records, "list/get: msgpack array of anomaly records, newest first")   \
+    F(STR, next_cursor, "list: where this node stopped; empty = nothing further") \
+    F(BIN, buckets, "stats: msgpack array of [start_ms, total, sev x 4, dec x 3]")
+
 /* M(NAME, code, lname, BODY) */
 #define VG_MSG_TABLE(M)                                          \
     M(PING, 0x01, ping, VG_BODY_PING)                            \
@@ -79,6 +99,8 @@
     M(HANDOFF, 0x46, handoff, VG_BODY_HANDOFF)                   \
     M(HANDOFF_DONE, 0x47, handoff_done, VG_BODY_HANDOFF_DONE)    \
     M(HANDOFF_DATA, 0x48, handoff_data, VG_BODY_HANDOFF_DATA)    \
-    M(HANDOFF_ACK, 0x49, handoff_ack, VG_BODY_HANDOFF_ACK)
+    M(HANDOFF_ACK, 0x49, handoff_ack, VG_BODY_HANDOFF_ACK)       \
+    M(ANOMALY_QUERY, 0x4a, anomaly_query, VG_BODY_ANOMALY_QUERY) \
+    M(ANOMALY_REPLY, 0x4b, anomaly_reply, VG_BODY_ANOMALY_REPLY)
 
 #endif

@@ -68,6 +68,113 @@ void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w)
     for (unsigned i = 0; i < v->n_reasons; i++) vg_reason_encode(&v->reasons[i], w);
 }
 
+void vg_anomaly_rec_encode(const vg_anomaly_rec_t *rec, vg_mpw_t *w)
+{
+    vg_mpw_array(w, VG_ANOMALY_MP_FIELDS);
+    vg_mpw_uint(w, VG_ANOMALY_MP_VERSION);
+    vg_mpw_ostr(w, rec->id);
+    vg_mpw_ostr(w, rec->user_id);
+    vg_mpw_int(w, rec->ts_ms);
+    vg_mpw_int(w, rec->detected_ms);
+    vg_mpw_f64(w, rec->score);
+    vg_mpw_uint(w, rec->decision);
+    vg_mpw_uint(w, rec->severity);
+    vg_tx_encode(&rec->tx, w);
+    vg_mpw_map(w, rec->n_features);
+    for (uint32_t i = 0; i < rec->n_features; i++) {
+        vg_mpw_ostr(w, rec->feature_names[i]);
+        vg_mpw_f64(w, rec->feature_values[i]);
+    }
+    vg_mpw_array(w, rec->n_reasons);
+    for (unsigned i = 0; i < rec->n_reasons; i++) vg_reason_encode(&rec->reasons[i], w);
+}
+
+/* ---- keyset position and cursor ---------------------------------------- */
+
+size_t vg_anomaly_pk(int64_t ts_ms, vg_str_t id, uint8_t *out)
+{
+    VG_ASSERT(id.len <= VG_TX_ID_MAX);
+    uint64_t u = (uint64_t) ts_ms ^ ((uint64_t) 1 << 63);
+    for (int i = 0; i < 8; i++) out[i] = (uint8_t) (u >> (56 - 8 * i));
+    if (id.len) memcpy(out + 8, id.ptr, id.len);
+    return 8 + id.len;
+}
+
+int vg_anomaly_pk_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c) return c < 0 ? -1 : 1;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+#define S_CURSOR_VERSION 1
+#define S_CURSOR_BYTES   (1 + VG_ANOMALY_PK_MAX + 4)
+
+static uint32_t s_fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+void vg_anomaly_cursor_encode(const uint8_t *pk, size_t pk_len, char *out)
+{
+    VG_ASSERT(pk_len > 8 && pk_len <= VG_ANOMALY_PK_MAX);
+    uint8_t raw[S_CURSOR_BYTES];
+    size_t n = 0, o = 0;
+    raw[n++] = S_CURSOR_VERSION;
+    memcpy(raw + n, pk, pk_len);
+    n += pk_len;
+    uint32_t h = s_fnv1a(raw, n);
+    for (int i = 3; i >= 0; i--) raw[n++] = (uint8_t) (h >> (8 * i));
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t) raw[i] << 16;
+        if (i + 1 < n) v |= (uint32_t) raw[i + 1] << 8;
+        if (i + 2 < n) v |= raw[i + 2];
+        size_t chars = n - i >= 3 ? 4 : n - i + 1;
+        for (size_t j = 0; j < chars; j++) out[o++] = s_b64[(v >> (18 - 6 * j)) & 63];
+    }
+    out[o] = 0;
+}
+
+static int s_b64_value(char c)
+{
+    const char *p = c ? strchr(s_b64, c) : NULL;
+    return p ? (int) (p - s_b64) : -1;
+}
+
+int vg_anomaly_cursor_decode(vg_str_t c, uint8_t *pk, size_t *pk_len)
+{
+    uint8_t raw[S_CURSOR_BYTES + 3];
+    size_t n = 0;
+    if (c.len == 0 || c.len > VG_ANOMALY_CURSOR_MAX || c.len % 4 == 1) return VG_ERR_INVALID;
+    uint32_t acc = 0;
+    for (uint32_t i = 0; i < c.len; i++) {
+        int v = s_b64_value(c.ptr[i]);
+        if (v < 0) return VG_ERR_INVALID;
+        acc = acc << 6 | (uint32_t) v;
+        if (i % 4 == 3 || i + 1 == c.len) {
+            uint32_t chars = i % 4 + 1; /* 2..4 chars -> 1..3 bytes */
+            if (acc & ((1u << 2 * (4 - chars)) - 1)) return VG_ERR_INVALID; /* not canonical */
+            acc <<= 6 * (4 - chars);
+            for (uint32_t j = 0; j < chars - 1; j++) {
+                if (n >= sizeof raw) return VG_ERR_INVALID;
+                raw[n++] = (uint8_t) (acc >> (16 - 8 * j));
+            }
+            acc = 0;
+        }
+    }
+    if (n < 1 + 9 + 4 || n > S_CURSOR_BYTES || raw[0] != S_CURSOR_VERSION) return VG_ERR_INVALID;
+    uint32_t h = (uint32_t) raw[n - 4] << 24 | (uint32_t) raw[n - 3] << 16 |
+                 (uint32_t) raw[n - 2] << 8 | raw[n - 1];
+    if (h != s_fnv1a(raw, n - 4)) return VG_ERR_INVALID;
+    *pk_len = n - 5;
+    memcpy(pk, raw + 1, *pk_len);
+    return 0;
+}
+
 static int s_bad(vg_perr_t *err, const char *field, const char *why)
 {
     return vg_perr_set(err, VG_ERR_INVALID, field, "%s", why);

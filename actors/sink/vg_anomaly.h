@@ -72,6 +72,31 @@ void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w);
  * VG_ERR_UNSUPPORTED (other version); err names the field. */
 int vg_anomaly_decode(const void *buf, size_t len, vg_anomaly_rec_t *rec, vg_perr_t *err);
 
+/* Appends a decoded record's msgpack form (the same form as
+ * vg_anomaly_encode: it decodes back to an equal record). For passing
+ * records on (a node answering a gateway's query). */
+void vg_anomaly_rec_encode(const vg_anomaly_rec_t *rec, vg_mpw_t *w);
+
+/* ---- result order and paging --------------------------------------------
+ * Results are ordered by their key pk = ord64(ts_ms) | id (ord64: the
+ * sign bit flipped, big-endian), newest first: unique across a cluster, so
+ * one cursor pages through the merged results of many stores. A cursor is
+ * base64url(0x01 | pk | fnv1a32(0x01 | pk)): opaque to clients, checked
+ * when read back. */
+#define VG_ANOMALY_PK_MAX     (8 + VG_TX_ID_MAX)
+#define VG_ANOMALY_CURSOR_MAX 128 /* characters, NUL excluded */
+
+/* Writes pk of (ts_ms, id) to out (VG_ANOMALY_PK_MAX bytes); returns its
+ * length. id is 0..VG_TX_ID_MAX bytes. */
+size_t vg_anomaly_pk(int64_t ts_ms, vg_str_t id, uint8_t *out);
+/* Byte order of two keys: -1, 0, 1 (as LMDB's default order). */
+int vg_anomaly_pk_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* out: VG_ANOMALY_CURSOR_MAX + 1 bytes. pk_len is 9..VG_ANOMALY_PK_MAX. */
+void vg_anomaly_cursor_encode(const uint8_t *pk, size_t pk_len, char *out);
+/* Reads a cursor back into pk (VG_ANOMALY_PK_MAX bytes); VG_ERR_INVALID
+ * when it is malformed or was altered. */
+int vg_anomaly_cursor_decode(vg_str_t c, uint8_t *pk, size_t *pk_len);
+
 /* GET /v1/anomalies filters. Newest first (descending event time, then id). */
 typedef struct {
     int64_t from_ms;   /* inclusive; INT64_MIN = open */

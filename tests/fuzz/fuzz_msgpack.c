@@ -42,9 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (vg_mpr_remaining(&r) && vg_mpr_skip(&r) == 0) {
     }
 
+    /* every type of the table, in table order (the corpus files' first
+     * byte), then one unknown code */
     static const uint8_t types[] = {
-        VG_MSG_PING,     VG_MSG_PONG,          VG_MSG_ERROR, VG_MSG_NOT_OWNER,
-        VG_MSG_TX_BATCH, VG_MSG_VERDICT_BATCH, 0x7f};
+#define S_TYPE(NAME, code, lname, BODY) VG_MSG_##NAME,
+        VG_MSG_TABLE(S_TYPE)
+#undef S_TYPE
+            0x7f};
     memset(&m.env, 0, sizeof m.env);
     m.env.version = VG_PROTO_VERSION;
     m.env.type = types[data[0] % sizeof types];

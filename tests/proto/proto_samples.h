@@ -150,6 +150,19 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
         m->env = sample_env(VG_MSG_HANDOFF_ACK, 9);
         m->body.handoff_ack.code = 0;
         return true;
+    case 16:
+        /* the first page of 20 high-or-worse anomalies of user u1 in January 2026 */
+        m->env = sample_env(VG_MSG_ANOMALY_QUERY, 10);
+        m->body.anomaly_query =
+            (vg_body_anomaly_query_t){0,  1767225600000, 1769904000000, VG_STR_LIT("u1"),
+                                      2,  {NULL, 0},     {NULL, 0},     -1,
+                                      20, {NULL, 0},     {NULL, 0},     0};
+        return true;
+    case 17:
+        /* no records, nothing further on this node */
+        m->env = sample_env(VG_MSG_ANOMALY_REPLY, 10);
+        m->body.anomaly_reply = (vg_body_anomaly_reply_t){0, {"\x90", 1}, {NULL, 0}, {"\x90", 1}};
+        return true;
     default: return false;
     }
 }

@@ -149,6 +149,62 @@ static void test_round_trip(void **state)
     vg_mpw_fini(&w);
 }
 
+/* A decoded record re-encodes to the very bytes it came from. */
+static void test_rec_reencode(void **state)
+{
+    (void) state;
+    t_anom_t t;
+    s_make(&t);
+    vg_mpw_t w, w2;
+    vg_mpw_init(&w);
+    vg_mpw_init(&w2);
+    vg_anomaly_encode(&t.a, &w);
+    vg_anomaly_rec_t rec;
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    assert_int_equal(vg_anomaly_decode(w.buf, w.len, &rec, &err), 0);
+    vg_anomaly_rec_encode(&rec, &w2);
+    assert_int_equal(w2.len, w.len);
+    assert_memory_equal(w2.buf, w.buf, w.len);
+    vg_mpw_fini(&w);
+    vg_mpw_fini(&w2);
+}
+
+/* Keys order by time then id; cursors round-trip and refuse alterations. */
+static void test_pk_and_cursor(void **state)
+{
+    (void) state;
+    uint8_t a[VG_ANOMALY_PK_MAX], b[VG_ANOMALY_PK_MAX], c[VG_ANOMALY_PK_MAX];
+    size_t na = vg_anomaly_pk(-5, VG_STR_LIT("z"), a);
+    size_t nb = vg_anomaly_pk(3, VG_STR_LIT("a"), b);
+    assert_int_equal(vg_anomaly_pk_cmp(a, na, b, nb), -1); /* negative times sort first */
+    size_t nc = vg_anomaly_pk(3, VG_STR_LIT("ab"), c);
+    assert_int_equal(vg_anomaly_pk_cmp(b, nb, c, nc), -1); /* a prefix sorts first */
+    assert_int_equal(vg_anomaly_pk_cmp(c, nc, b, nb), 1);
+    assert_int_equal(vg_anomaly_pk_cmp(c, nc, c, nc), 0);
+    char cur[VG_ANOMALY_CURSOR_MAX + 1];
+    uint8_t back[VG_ANOMALY_PK_MAX];
+    size_t nback = 0;
+    vg_anomaly_cursor_encode(c, nc, cur);
+    assert_int_equal(vg_anomaly_cursor_decode(vg_str_c(cur), back, &nback), 0);
+    assert_int_equal(nback, nc);
+    assert_memory_equal(back, c, nc);
+    for (size_t i = 0; cur[i]; i++) { /* any one changed character is caught */
+        char saved = cur[i];
+        cur[i] = saved == 'A' ? 'B' : 'A';
+        assert_int_equal(vg_anomaly_cursor_decode(vg_str_c(cur), back, &nback), VG_ERR_INVALID);
+        cur[i] = saved;
+    }
+    assert_int_equal(vg_anomaly_cursor_decode(VG_STR_LIT("not a cursor"), back, &nback),
+                     VG_ERR_INVALID);
+    uint8_t longest[VG_ANOMALY_PK_MAX];
+    memset(longest, 'x', sizeof longest);
+    vg_anomaly_cursor_encode(longest, sizeof longest, cur);
+    assert_true(strlen(cur) <= VG_ANOMALY_CURSOR_MAX);
+    assert_int_equal(vg_anomaly_cursor_decode(vg_str_c(cur), back, &nback), 0);
+    assert_int_equal(nback, sizeof longest);
+}
+
 /* Every truncation and every single-byte change either decodes or fails
  * cleanly (ASan/UBSan watch the reads). */
 static void test_decode_truncated_and_corrupted(void **state)
@@ -344,6 +400,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_severity),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_rec_reencode),
+        cmocka_unit_test(test_pk_and_cursor),
         cmocka_unit_test(test_decode_truncated_and_corrupted),
         cmocka_unit_test(test_decode_self_describing_and_caps),
         cmocka_unit_test(test_query_match),
