@@ -88,18 +88,17 @@ static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
 static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
                    size_t cap)
 {
-    return (void) ctx, (void) q, (void) fn, (void) arg, (void) next, (void) cap, VG_ERR_UNSUPPORTED;
+    return vg_router_anomaly_query(ctx, q, fn, arg, next, cap);
 }
 
 static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 {
-    return (void) ctx, (void) id, (void) fn, (void) arg, VG_ERR_UNSUPPORTED;
+    return vg_router_anomaly_get(ctx, id, fn, arg);
 }
 
 static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucket_fn *fn, void *arg)
 {
-    return (void) ctx, (void) from, (void) to, (void) bucket, (void) fn, (void) arg,
-           VG_ERR_UNSUPPORTED;
+    return vg_router_anomaly_stats(ctx, from, to, bucket, fn, arg);
 }
 
 static bool s_ready(void *ctx)

@@ -5,6 +5,9 @@
  * verdicts under the request's mutex. Groups not answered in time, or
  * answered NOT_OWNER, are retried after a map refresh. */
 #include "vg_router.h"
+#include "vg_router_internal.h"
+
+#include "vg_cstate.h"
 
 #include "vg_err.h"
 #include "vg_log.h"
@@ -61,6 +64,7 @@ struct vg_router {
     uint64_t *epoch, map_epoch;
     uint32_t member_id[S_MAX_MEMBER];
     int n_members;
+    uint8_t member_state[S_MAX_MEMBER]; /* as of the last map (vg_cstate states) */
     pthread_mutex_t connect_mu;
     /* pending replies: corr key -> group */
     pthread_mutex_t pend_mu;
@@ -94,10 +98,14 @@ static void s_connect_members(vg_router_t *r, vg_str_t members)
         for (uint32_t x = 3; x < k; x++) vg_mpr_skip(&m);
         int j = 0;
         while (j < r->n_members && r->member_id[j] != id) j++;
+        if (j < r->n_members) r->member_state[j] = (uint8_t) (state < 256 ? state : 0);
         if (j < r->n_members || r->n_members >= S_MAX_MEMBER) continue;
         char ep[300];
         snprintf(ep, sizeof ep, "tcp://%.*s", (int) addr.len, addr.ptr);
-        if (vg_transport_connect(r->tr, id, ep) == 0) r->member_id[r->n_members++] = id;
+        if (vg_transport_connect(r->tr, id, ep) == 0) {
+            r->member_state[r->n_members] = (uint8_t) (state < 256 ? state : 0);
+            r->member_id[r->n_members++] = id;
+        }
     }
     pthread_mutex_unlock(&r->connect_mu);
 }
@@ -392,6 +400,36 @@ int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.cv);
     return rc;
+}
+
+/* ---- for vg_router_query.c -------------------------------------------------------- */
+
+vg_transport_t *vg__router_transport(vg_router_t *r)
+{
+    return r->tr;
+}
+
+uint32_t vg__router_self(vg_router_t *r)
+{
+    return r->self;
+}
+
+size_t vg__router_holders(vg_router_t *r, uint32_t *ids, size_t cap, size_t *skipped)
+{
+    (void) s_refresh(r); /* members may have joined since the last map */
+    size_t n = 0;
+    *skipped = 0;
+    pthread_mutex_lock(&r->connect_mu);
+    for (int i = 0; i < r->n_members; i++) {
+        uint8_t st = r->member_state[i];
+        if (st == VG_MEMBER_DOWN || st == VG_MEMBER_REMOVED) {
+            ++*skipped;
+        } else if (n < cap) {
+            ids[n++] = r->member_id[i];
+        }
+    }
+    pthread_mutex_unlock(&r->connect_mu);
+    return n;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */

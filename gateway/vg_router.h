@@ -7,6 +7,7 @@
 #ifndef VG_ROUTER_H
 #define VG_ROUTER_H
 
+#include "vg_anomaly.h"
 #include "vg_arena.h"
 #include "vg_metrics.h"
 #include "vg_tx.h"
@@ -32,6 +33,19 @@ int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf
  * copied into arena. Any thread, concurrently. */
 int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
                     vg_arena_t *arena);
+
+/* The anomaly queries of vg_api_backend_t, answered by every member that
+ * is not down (a down member's anomalies are left out, with a warning in
+ * the log) and merged: lists newest first across nodes, with a cursor
+ * valid on any gateway; stats summed per bucket; get from whichever node
+ * stored it. A member that does not answer: VG_ERR_UNREACHABLE (the API's
+ * 503); a query a node refuses: its error (VG_ERR_INVALID: 400). Any
+ * thread, concurrently (each query uses one thread per member). */
+int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anomaly_fn *fn,
+                            void *arg, char *next_cursor, size_t cap);
+int vg_router_anomaly_get(vg_router_t *r, vg_str_t id, vg_anomaly_fn *fn, void *arg);
+int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
+                            vg_bucket_fn *fn, void *arg);
 
 /* True while a shard map is known and at least one member answers. */
 bool vg_router_ready(vg_router_t *r);

@@ -30,20 +30,27 @@ static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
     return vg_engine_score(node->engine, txs, n, out, arena);
 }
 
+/* Anomaly queries: this node's store, or in cluster mode every member's. */
 static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
                    size_t cap)
 {
-    return vg_store_anomaly_query(((s_node_t *) ctx)->store, q, 0, fn, arg, next, cap);
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_anomaly_query(node->router, q, fn, arg, next, cap);
+    return vg_store_anomaly_query(node->store, q, 0, fn, arg, next, cap);
 }
 
 static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 {
-    return vg_store_anomaly_get(((s_node_t *) ctx)->store, id, fn, arg);
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_anomaly_get(node->router, id, fn, arg);
+    return vg_store_anomaly_get(node->store, id, fn, arg);
 }
 
 static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucket_fn *fn, void *arg)
 {
-    return vg_store_anomaly_stats(((s_node_t *) ctx)->store, from, to, bucket, fn, arg);
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_anomaly_stats(node->router, from, to, bucket, fn, arg);
+    return vg_store_anomaly_stats(node->store, from, to, bucket, fn, arg);
 }
 
 static bool s_ready(void *ctx)

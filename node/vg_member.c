@@ -6,6 +6,8 @@
  * the leader bootstraps the map and fails over members that went silent. */
 #include "vg_member.h"
 
+#include "vg_anomaly_svc.h"
+
 #include "vg_cstate.h"
 #include "vg_err.h"
 #include "vg_jw.h"
@@ -809,6 +811,34 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     vg_jw_fini(&w);
 }
 
+/* ANOMALY_QUERY: this node's stored anomalies (the asking gateway merges). */
+static void s_anomaly_query(vg_member_t *mb, const vg_transport_msg_t *msg)
+{
+    vg_msg_t req = {.env = msg->env};
+    vg_perr_t err;
+    vg_perr_clear(&err);
+    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err)) {
+        char text[300];
+        s_reply_error(mb, msg, err.code, vg_perr_str(&err, text, sizeof text));
+        return;
+    }
+    vg_mpw_t records, buckets;
+    vg_mpw_init(&records);
+    vg_mpw_init(&buckets);
+    char next[VG_STORE_CURSOR_MAX + 1];
+    int rc =
+        vg_anomaly_svc_answer(mb->cfg.store, &req.body.anomaly_query, &records, next, &buckets);
+    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_ANOMALY_REPLY)};
+    m.body.anomaly_reply =
+        (vg_body_anomaly_reply_t){rc,
+                                  {(const char *) records.buf, (uint32_t) records.len},
+                                  vg_str_c(next),
+                                  {(const char *) buckets.buf, (uint32_t) buckets.len}};
+    s_send(mb, msg->peer, &m);
+    vg_mpw_fini(&records);
+    vg_mpw_fini(&buckets);
+}
+
 static void *s_ctl_main(void *arg)
 {
     s_ctl_t *c = arg;
@@ -816,6 +846,7 @@ static void *s_ctl_main(void *arg)
     case VG_MSG_JOIN: s_join(c->mb, c->msg); break;
     case VG_MSG_HANDOFF: s_handoff(c->mb, c->msg); break;
     case VG_MSG_HANDOFF_DATA: s_handoff_data(c->mb, c->msg); break;
+    case VG_MSG_ANOMALY_QUERY: s_anomaly_query(c->mb, c->msg); break;
     default: s_admin(c->mb, c->msg); break;
     }
     atomic_fetch_sub(&c->mb->workers, 1);
@@ -853,6 +884,7 @@ static void s_on_msg(void *arg, const vg_transport_msg_t *m)
     case VG_MSG_JOIN:
     case VG_MSG_HANDOFF:
     case VG_MSG_HANDOFF_DATA:
+    case VG_MSG_ANOMALY_QUERY:
     case VG_MSG_ADMIN: s_spawn_ctl(mb, m); break;
     default: vg_counter_add(&mb->m_bad, 1); break;
     }

@@ -29,8 +29,8 @@ typedef struct {
 } t_proc_t;
 
 static char s_root[64];
-static t_proc_t s_nodes[NODES + 2], s_gw; /* ids 1..NODES, then a joiner */
-static e2e_node_t s_http;                 /* the gateway, for e2e_http */
+static t_proc_t s_nodes[NODES + 2], s_gw, s_gw2; /* ids 1..NODES, then a joiner */
+static e2e_node_t s_http, s_http2;               /* two gateways, for e2e_http */
 static vg_transport_t *s_tr;
 
 static pid_t s_spawn(const char *const *argv, const char *log)
@@ -189,6 +189,22 @@ static void *s_load_main(void *arg)
 
 /* ---- fixture --------------------------------------------------------------- */
 
+/* A vigil-gateway seeded with the first three nodes. */
+static void s_start_gateway(t_proc_t *gw, e2e_node_t *http, const char *name)
+{
+    char seeds[200], listen[64], bin[512];
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", s_nodes[1].port,
+             s_nodes[2].port, s_nodes[3].port);
+    http->port = e2e_free_port();
+    snprintf(http->url, sizeof http->url, "http://127.0.0.1:%d", http->port);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", http->port);
+    snprintf(bin, sizeof bin, "%s/bin/vigil-gateway",
+             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
+    snprintf(gw->log, sizeof gw->log, "%s/%s.log", s_root, name);
+    const char *argv[] = {bin, "--http", listen, "--cluster", seeds, NULL};
+    gw->pid = s_spawn(argv, gw->log);
+}
+
 static int s_setup(void **state)
 {
     (void) state;
@@ -205,22 +221,13 @@ static int s_setup(void **state)
         snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[i].port);
         vg_transport_connect(s_tr, (uint32_t) i, ep);
     }
-    /* the gateway */
-    char seeds[200], listen[64], gw[512];
-    snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", s_nodes[1].port,
-             s_nodes[2].port, s_nodes[3].port);
-    s_http.port = e2e_free_port();
-    snprintf(s_http.url, sizeof s_http.url, "http://127.0.0.1:%d", s_http.port);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", s_http.port);
-    snprintf(gw, sizeof gw, "%s/bin/vigil-gateway",
-             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
-    snprintf(s_gw.log, sizeof s_gw.log, "%s/gateway.log", s_root);
-    const char *argv[] = {gw, "--http", listen, "--cluster", seeds, NULL};
-    s_gw.pid = s_spawn(argv, s_gw.log);
+    s_start_gateway(&s_gw, &s_http, "gateway");
+    s_start_gateway(&s_gw2, &s_http2, "gateway2");
     for (int i = 0; i < 300; i++) { /* up to 30 s for 3 members + gateway ready */
-        e2e_resp_t r = e2e_get(&s_http, "/readyz");
-        long st = r.status;
+        e2e_resp_t r = e2e_get(&s_http, "/readyz"), r2 = e2e_get(&s_http2, "/readyz");
+        long st = r.status == 200 ? r2.status : r.status;
         e2e_resp_free(&r);
+        e2e_resp_free(&r2);
         json_t *j = s_status(1);
         size_t members = j ? json_array_size(json_object_get(j, "members")) : 0;
         json_decref(j);
@@ -237,6 +244,7 @@ static int s_teardown(void **state)
     for (int i = 1; i <= NODES + 1; i++)
         if (s_nodes[i].pid > 0) kill(s_nodes[i].pid, SIGKILL), waitpid(s_nodes[i].pid, NULL, 0);
     if (s_gw.pid > 0) kill(s_gw.pid, SIGTERM), waitpid(s_gw.pid, NULL, 0);
+    if (s_gw2.pid > 0) kill(s_gw2.pid, SIGTERM), waitpid(s_gw2.pid, NULL, 0);
     vg_transport_destroy(&s_tr);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_root);
@@ -497,6 +505,139 @@ static void test_kill_follower_under_load(void **state)
     assert_int_equal(atomic_load(&s_answered), atomic_load(&s_sent));
 }
 
+/* The 40 spikes of the previous test were stored by whichever node owned
+ * each user: the gateway's anomaly API merges all members. Paging with a
+ * small limit walks every anomaly exactly once, newest first (equal times
+ * by id), and agrees with the merged stats; get finds any node's record. */
+static void test_anomaly_queries_across_nodes(void **state)
+{
+    (void) state;
+    json_t *seen = json_object();
+    char path[300], cursor[200] = "", prev_ts[64] = "", prev_id[80] = "";
+    int pages = 0, spikes = 0;
+    do {
+        snprintf(path, sizeof path, "/v1/anomalies?limit=7%s%s", cursor[0] ? "&cursor=" : "",
+                 cursor);
+        e2e_resp_t r = e2e_get(&s_http, path);
+        assert_int_equal(r.status, 200);
+        json_t *list = json_object_get(r.json, "anomalies");
+        assert_true(json_array_size(list) <= 7);
+        for (size_t k = 0; k < json_array_size(list); k++) {
+            json_t *a = json_array_get(list, k);
+            const char *id = json_string_value(json_object_get(a, "id"));
+            const char *ts = json_string_value(json_object_get(a, "timestamp"));
+            assert_non_null(id), assert_non_null(ts);
+            assert_null(json_object_get(seen, id)); /* never twice */
+            json_object_set_new(seen, id, json_true());
+            int c = strcmp(ts, prev_ts); /* RFC 3339 UTC, fixed width */
+            assert_true(!prev_ts[0] || c < 0 || (c == 0 && strcmp(id, prev_id) < 0));
+            snprintf(prev_ts, sizeof prev_ts, "%s", ts);
+            snprintf(prev_id, sizeof prev_id, "%s", id);
+            spikes += !strncmp(id, "hist", 4) && strstr(id, "-20") != NULL;
+        }
+        const char *next = json_string_value(json_object_get(r.json, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        e2e_resp_free(&r);
+        pages++;
+    } while (cursor[0] && pages < 1000);
+    assert_int_equal(spikes, 40);
+    e2e_resp_t r = e2e_get(&s_http, "/v1/stats/anomalies?bucket=1d&from=2025-12-01T00:00:00Z"
+                                    "&to=2026-02-01T00:00:00Z");
+    assert_int_equal(r.status, 200);
+    long long total = 0;
+    json_t *buckets = json_object_get(r.json, "buckets");
+    for (size_t k = 0; k < json_array_size(buckets); k++)
+        total += json_integer_value(json_object_get(json_array_get(buckets, k), "total"));
+    e2e_resp_free(&r);
+    fprintf(stderr, "anomalies through the gateway: %zu listed in %d pages, stats total %lld\n",
+            json_object_size(seen), pages, total);
+    assert_int_equal(total, (long long) json_object_size(seen));
+    for (int k = 0; k < 40; k += 13) {
+        snprintf(path, sizeof path, "/v1/anomalies/hist%d-20", k);
+        r = e2e_get(&s_http, path);
+        assert_int_equal(r.status, 200);
+        snprintf(path, sizeof path, "hist%d", k);
+        assert_string_equal(json_string_value(json_object_get(r.json, "user_id")), path);
+        e2e_resp_free(&r);
+    }
+    r = e2e_get(&s_http, "/v1/anomalies/no-such-anomaly");
+    assert_int_equal(r.status, 404);
+    e2e_resp_free(&r);
+    json_decref(seen);
+}
+
+typedef struct {
+    e2e_node_t *http;
+    const char *body;
+    e2e_resp_t resp;
+} t_post_t;
+
+static void *s_post_main(void *arg)
+{
+    t_post_t *p = arg;
+    p->resp = e2e_post(p->http, "/v1/transactions", p->body);
+    return NULL;
+}
+
+/* Two gateways at once: the same batch sent through both at the same time
+ * is scored once (one answer computed, the other the stored verdict, the
+ * same on both), and a cursor from one gateway pages on the other. */
+static void test_two_gateways(void **state)
+{
+    (void) state;
+    enum { N = 200 };
+    char *body = malloc(N * 160);
+    size_t off = 0;
+    body[off++] = '[';
+    for (int i = 0; i < N; i++)
+        off += (size_t) snprintf(body + off, N * 160 - off,
+                                 "%s{\"id\":\"two-%d\",\"user_id\":\"tg%d\",\"amount\":%d,"
+                                 "\"currency\":\"EUR\",\"timestamp\":%lld}",
+                                 i ? "," : "", i, i % 50, 20 + i, 1767225600000LL + i * 60000LL);
+    body[off++] = ']';
+    body[off] = 0;
+    double once0 = s_scored_once();
+    t_post_t p[2] = {{&s_http, body, {0}}, {&s_http2, body, {0}}};
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) pthread_create(&th[k], NULL, s_post_main, &p[k]);
+    for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+    assert_int_equal(p[0].resp.status, 200);
+    assert_int_equal(p[1].resp.status, 200);
+    json_t *a = json_object_get(p[0].resp.json, "results"),
+           *b = json_object_get(p[1].resp.json, "results");
+    assert_int_equal(json_array_size(a), N);
+    assert_int_equal(json_array_size(b), N);
+    for (int i = 0; i < N; i++) {
+        json_t *x = json_array_get(a, (size_t) i), *y = json_array_get(b, (size_t) i);
+        assert_string_equal(json_string_value(json_object_get(x, "decision")),
+                            json_string_value(json_object_get(y, "decision")));
+        assert_true(json_number_value(json_object_get(x, "score")) ==
+                    json_number_value(json_object_get(y, "score")));
+    }
+    assert_int_equal((long) (s_scored_once() - once0), N);
+    e2e_resp_free(&p[0].resp);
+    e2e_resp_free(&p[1].resp);
+    free(body);
+    /* paging: page 2 through either gateway is the same page */
+    e2e_resp_t r = e2e_get(&s_http, "/v1/anomalies?limit=5");
+    assert_int_equal(r.status, 200);
+    const char *next = json_string_value(json_object_get(r.json, "next_cursor"));
+    assert_non_null(next);
+    char path[300];
+    snprintf(path, sizeof path, "/v1/anomalies?limit=5&cursor=%s", next);
+    e2e_resp_free(&r);
+    e2e_resp_t r1 = e2e_get(&s_http, path), r2 = e2e_get(&s_http2, path);
+    assert_int_equal(r1.status, 200);
+    assert_int_equal(r2.status, 200);
+    char *s1 = json_dumps(json_object_get(r1.json, "anomalies"), JSON_SORT_KEYS);
+    char *s2 = json_dumps(json_object_get(r2.json, "anomalies"), JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    assert_true(json_array_size(json_object_get(r1.json, "anomalies")) == 5);
+    free(s1), free(s2);
+    e2e_resp_free(&r1);
+    e2e_resp_free(&r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_kill_leader_under_load),
         cmocka_unit_test(test_kill_follower_under_load),
         cmocka_unit_test(test_join_and_drain_under_load),
+        cmocka_unit_test(test_anomaly_queries_across_nodes),
+        cmocka_unit_test(test_two_gateways),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
