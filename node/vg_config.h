@@ -48,7 +48,9 @@ typedef struct {
     X(late_tolerance_ms, I64, engine.features.late_tolerance_ms, "300000",                     \
       "events older than the user's latest by more are late (scored, not applied)")            \
     X(unsafe_no_sync, BOOL, no_sync, "false", "skip fsync at commit (benchmarks only!)")       \
-    X(node_id, U32, node_id, "0", "cluster: this node's id (>= 1, unique)")                    \
+    X(node_id, U32, node_id, "0",                                                              \
+      "cluster: this node's id (>= 1, unique); 0 = the one remembered in the data dir, else "  \
+      "1 when bootstrapping, else one the leader assigns at --join")                          \
     X(listen, STR, listen, "", "cluster: transport address host:port (enables cluster mode)")  \
     X(raft, STR, raft, "", "cluster: raft address host:port (default: listen port + 1000)")    \
     X(join, STR, join, "", "cluster: a member's listen address to join (none: bootstrap)")     \

@@ -38,6 +38,7 @@ struct vg_member {
     vg_cstate_t *state;
     vg_raft_t *raft;
     atomic_bool ready, stopping;
+    _Atomic uint32_t last_reserved; /* leader: the last node id it assigned */
     atomic_int workers;         /* control threads in flight */
     _Atomic uint8_t *frozen;    /* per shard: handing off, refuse its batches */
     _Atomic int64_t *frozen_at; /* per shard: when it was frozen (ms, monotonic) */
@@ -578,14 +579,39 @@ static void s_join_reply(vg_member_t *mb, const vg_transport_msg_t *req, int cod
     s_send(mb, req->peer, &m);
 }
 
-/* Leader: raft configuration, ADD_MEMBER, a minimal move plan, ACTIVE. */
+/* What JOIN needs to know of the ids in use. */
+typedef struct {
+    uint32_t id;      /* the joiner's id, 0 = none yet */
+    const char *data; /* the joiner's data address */
+    uint32_t max_id;  /* highest id ever given (removed members included) */
+    bool taken;       /* id belongs to a member at another address */
+    char taken_by[VG_CSTATE_ADDR_MAX + 1];
+} s_idq_t;
+
+static void s_id_read(const vg_cstate_t *st, void *arg)
+{
+    s_idq_t *q = arg;
+    size_t n = vg_cstate_member_count(st);
+    for (size_t i = 0; i < n; i++) {
+        vg_cstate_member_t m;
+        if (vg_cstate_member_at(st, i, &m)) continue;
+        if (m.id > q->max_id) q->max_id = m.id;
+        if (m.id == q->id && m.state != VG_MEMBER_REMOVED && strcmp(m.data_addr, q->data)) {
+            q->taken = true;
+            snprintf(q->taken_by, sizeof q->taken_by, "%s", m.data_addr);
+        }
+    }
+}
+
+/* Leader: JOIN with node_id 0 reserves an id (answered at once); with an
+ * id: raft configuration, ADD_MEMBER, a minimal move plan, ACTIVE. */
 static void s_join(vg_member_t *mb, const vg_transport_msg_t *msg)
 {
     vg_msg_t req = {.env = msg->env};
     vg_perr_t err;
     vg_perr_clear(&err);
-    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err) || !req.body.join.node_id) {
-        s_join_reply(mb, msg, VG_ERR_INVALID, 0, "malformed JOIN (node_id must be set)");
+    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err)) {
+        s_join_reply(mb, msg, VG_ERR_INVALID, 0, "malformed JOIN");
         return;
     }
     if (!vg_raft_is_leader(mb->raft)) {
@@ -594,9 +620,25 @@ static void s_join(vg_member_t *mb, const vg_transport_msg_t *msg)
     }
     vg_body_join_t *j = &req.body.join;
     uint32_t id = j->node_id;
-    char data[VG_CSTATE_ADDR_MAX + 1], raft[VG_CSTATE_ADDR_MAX + 1];
+    char data[VG_CSTATE_ADDR_MAX + 1], raft[VG_CSTATE_ADDR_MAX + 1], text[200];
     snprintf(data, sizeof data, "%.*s", (int) j->data_addr.len, j->data_addr.ptr);
     snprintf(raft, sizeof raft, "%.*s", (int) j->raft_addr.len, j->raft_addr.ptr);
+    s_idq_t q = {.id = id, .data = data};
+    vg_raft_read(mb->raft, s_id_read, &q);
+    if (!id) { /* reserve an id: the joiner restarts its transport with it, then joins */
+        uint32_t next = q.max_id + 1, last = atomic_load(&mb->last_reserved);
+        if (next <= last) next = last + 1;
+        atomic_store(&mb->last_reserved, next);
+        snprintf(text, sizeof text, "assigned node id %u", next);
+        vg_info(S_MOD, "joiner at %s: %s", data, text);
+        s_join_reply(mb, msg, 0, next, text);
+        return;
+    }
+    if (q.taken) {
+        snprintf(text, sizeof text, "node id %u is taken by the member at %s", id, q.taken_by);
+        s_join_reply(mb, msg, VG_ERR_EXISTS, 0, text);
+        return;
+    }
     vg_raft_result_t res;
     int rc = vg_raft_join(mb->raft, id, raft, S_PROPOSE_MS, &res);
     bool voter = res.voter;
@@ -610,7 +652,6 @@ static void s_join(vg_member_t *mb, const vg_transport_msg_t *msg)
     size_t moved = 0;
     if (!rc) rc = s_move(mb, id, 'j', &moved);
     if (!rc) rc = s_set_state(mb, id, VG_MEMBER_ACTIVE);
-    char text[160];
     if (rc)
         snprintf(text, sizeof text, "join failed: %s", vg_strerror(rc));
     else
@@ -1037,24 +1078,24 @@ static void *s_tick_main(void *arg)
 #define S_SEED_ID 0x7fffffffu /* provisional peer id of an address we were given */
 
 /* Sends JOIN to addr; on NOT_OWNER follows the leader. Returns 0 when in. */
-static int s_join_once(vg_member_t *mb, const char *addr, uint32_t seed_id, char *leader_addr,
-                       size_t cap)
+/* One JOIN(node_id) over tr to addr; *assigned gets the reply's node_id. */
+static int s_join_once(vg_member_t *mb, vg_transport_t *tr, uint32_t node_id, const char *addr,
+                       char *leader_addr, size_t cap, uint32_t *assigned)
 {
     char ep[300];
     snprintf(ep, sizeof ep, "tcp://%s", addr);
-    vg_transport_disconnect(mb->tr, seed_id);
-    int rc = vg_transport_connect(mb->tr, seed_id, ep);
+    vg_transport_disconnect(tr, S_SEED_ID);
+    int rc = vg_transport_connect(tr, S_SEED_ID, ep);
     if (rc) return rc;
-    vg_msg_t m = {
-        .env = {.version = VG_PROTO_VERSION, .type = VG_MSG_JOIN, .src = mb->cfg.node_id}};
-    m.body.join = (vg_body_join_t){mb->cfg.node_id, vg_str_c(mb->listen), vg_str_c(mb->raft_addr)};
+    vg_msg_t m = {.env = {.version = VG_PROTO_VERSION, .type = VG_MSG_JOIN, .src = node_id}};
+    m.body.join = (vg_body_join_t){node_id, vg_str_c(mb->listen), vg_str_c(mb->raft_addr)};
     vg_mpw_t body;
     vg_mpw_init(&body);
     vg_msg_body_encode(&m, &body);
     vg_transport_msg_t *reply = NULL;
-    rc = vg_transport_request(mb->tr, seed_id, &m.env, body.buf, body.len, 15000, &reply);
+    rc = vg_transport_request(tr, S_SEED_ID, &m.env, body.buf, body.len, 15000, &reply);
     vg_mpw_fini(&body);
-    vg_transport_disconnect(mb->tr, seed_id);
+    vg_transport_disconnect(tr, S_SEED_ID);
     if (rc) return rc;
     vg_msg_t r = {.env = reply->env};
     vg_perr_t err;
@@ -1064,6 +1105,7 @@ static int s_join_once(vg_member_t *mb, const char *addr, uint32_t seed_id, char
              : vg_msg_body_decode(reply->body, reply->body_len, &r, NULL, &err);
     if (!rc) {
         rc = r.body.join_reply.code;
+        *assigned = r.body.join_reply.node_id;
         snprintf(leader_addr, cap, "%.*s", (int) r.body.join_reply.leader_addr.len,
                  r.body.join_reply.leader_addr.ptr);
         vg_info(S_MOD, "join via %s: %.*s", addr, (int) r.body.join_reply.message.len,
@@ -1081,24 +1123,99 @@ static bool s_signal_pending(void)
     return sigpending(&set) == 0 && (sigismember(&set, SIGINT) || sigismember(&set, SIGTERM));
 }
 
-static int s_join_cluster(vg_member_t *mb)
+/* JOIN(node_id) through tr, following redirects to the leader and
+ * retrying for about 30 s; *assigned as s_join_once. */
+static int s_join_loop(vg_member_t *mb, vg_transport_t *tr, uint32_t node_id, uint32_t *assigned)
 {
     char target[256], leader[256];
     snprintf(target, sizeof target, "%s", mb->join);
     for (int attempt = 0; attempt < 60 && !atomic_load(&mb->stopping) && !s_signal_pending();
          attempt++) {
         leader[0] = 0;
-        int rc = s_join_once(mb, target, S_SEED_ID, leader, sizeof leader);
+        int rc = s_join_once(mb, tr, node_id, target, leader, sizeof leader, assigned);
         if (!rc) return 0;
         if (rc == VG_ERR_NOT_OWNER && leader[0]) {
             snprintf(target, sizeof target, "%s", leader); /* ask the leader */
             continue;
         }
+        if (rc == VG_ERR_EXISTS || rc == VG_ERR_INVALID) return rc; /* retrying will not help */
         vg_warn(S_MOD, "join via %s: %s; retrying", target, vg_strerror(rc));
         snprintf(target, sizeof target, "%s", mb->join);
         usleep(500 * 1000);
     }
     return VG_ERR_TIMEOUT;
+}
+
+static int s_join_cluster(vg_member_t *mb)
+{
+    uint32_t assigned = 0;
+    return s_join_loop(mb, mb->tr, mb->cfg.node_id, &assigned);
+}
+
+/* ---- node id: given, remembered in <data_dir>/node_id, or assigned ------- */
+
+static void s_id_path(const vg_member_t *mb, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/node_id", mb->data_dir);
+}
+
+/* The id remembered in the data dir, 0 if none. */
+static uint32_t s_id_load(const vg_member_t *mb)
+{
+    char path[600];
+    s_id_path(mb, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    unsigned long v = 0;
+    if (f && fscanf(f, "%lu", &v) != 1) v = 0;
+    if (f) fclose(f);
+    return v <= UINT32_MAX ? (uint32_t) v : 0;
+}
+
+static int s_id_save(const vg_member_t *mb, uint32_t id)
+{
+    char path[600], tmp[610];
+    s_id_path(mb, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return VG_ERR_IO;
+    int ok = fprintf(f, "%u\n", id) > 0;
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : VG_ERR_IO;
+}
+
+/* Settles mb->cfg.node_id: the configured one (it must match a remembered
+ * one), else the remembered one, else 1 for a bootstrap, else one the
+ * leader assigns (JOIN with node_id 0 over a temporary client transport).
+ * The result is remembered in the data dir. */
+static int s_settle_id(vg_member_t *mb, char *errbuf, size_t errlen)
+{
+    uint32_t known = s_id_load(mb), id = mb->cfg.node_id;
+    if (id && known && id != known) {
+        snprintf(errbuf, errlen, "--node-id %u, but %s belongs to node %u", id, mb->data_dir,
+                 known);
+        return VG_ERR_INVALID;
+    }
+    if (!id) id = known;
+    if (!id && !mb->join[0]) id = 1;
+    if (!id) {
+        vg_transport_t *tmp = NULL;
+        vg_transport_config_t tc = {.self_id = vg_transport_random_client_id()};
+        int rc = vg_transport_new(&tc, &tmp);
+        if (!rc) rc = s_join_loop(mb, tmp, 0, &id);
+        vg_transport_destroy(&tmp);
+        if (!rc && !id) rc = VG_ERR_PROTO;
+        if (rc) {
+            snprintf(errbuf, errlen, "no node id assigned via %s: %s", mb->join, vg_strerror(rc));
+            return rc;
+        }
+    }
+    if (id != known && s_id_save(mb, id)) {
+        snprintf(errbuf, errlen, "cannot write %s/node_id", mb->data_dir);
+        return VG_ERR_IO;
+    }
+    mb->cfg.node_id = id;
+    return 0;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -1113,8 +1230,8 @@ static void s_default_raft_addr(const char *listen, char *out, size_t cap)
 int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_member_t **out,
                     char *errbuf, size_t errlen)
 {
-    if (!cfg->node_id || !cfg->listen || !strchr(cfg->listen, ':')) {
-        snprintf(errbuf, errlen, "cluster mode needs --node-id N (>= 1) and --listen host:port");
+    if (!cfg->listen || !strchr(cfg->listen, ':')) {
+        snprintf(errbuf, errlen, "cluster mode needs --listen host:port");
         return VG_ERR_INVALID;
     }
     vg_member_t *mb = VG_NEW(vg_member_t);
@@ -1134,6 +1251,9 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
     mb->inflight = vg_calloc(cfg->shards, sizeof *mb->inflight);
     mb->frozen_at = vg_calloc(cfg->shards, sizeof *mb->frozen_at);
     vg_hist_init(&mb->m_handoff, vg_hist_latency_bounds, vg_hist_latency_n);
+    int rc = s_settle_id(mb, errbuf, errlen);
+    if (rc) goto fail;
+    cfg = &mb->cfg;
     char bind[160];
     snprintf(bind, sizeof bind, "tcp://%s", mb->listen);
     vg_transport_config_t tc = {.self_id = cfg->node_id,
@@ -1142,7 +1262,7 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
                                 .dead_after_ms = cfg->dead_after_ms ? cfg->dead_after_ms : 2500,
                                 .on_msg = s_on_msg,
                                 .arg = mb};
-    int rc = vg_transport_new(&tc, &mb->tr);
+    rc = vg_transport_new(&tc, &mb->tr);
     if (rc) {
         snprintf(errbuf, errlen, "cannot listen on %s: %s", mb->listen, vg_strerror(rc));
         goto fail;

@@ -18,6 +18,7 @@
 #include "vg_transport.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 
 #define NODES 3
@@ -64,10 +65,11 @@ static void s_start_node(int i, bool join)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", n->port);
     snprintf(seed, sizeof seed, "127.0.0.1:%d", s_nodes[1].port);
     snprintf(bin, sizeof bin, "%s", e2e_bin());
-    const char *argv[] = {
-        bin,          "--node-id", id,          "--listen", listen,
-        "--data-dir", n->dir,      "--workers", "1",        join ? "--join" : NULL,
-        seed,         NULL};
+    /* the late joiner (NODES + 1) is given no id: the leader assigns the
+     * next one, NODES + 1, and the node remembers it in its data dir */
+    const char *argv[] = {bin, "--listen",  listen, "--data-dir",           n->dir, "--workers",
+                          "1", "--node-id", id,     join ? "--join" : NULL, seed,   NULL};
+    if (i == NODES + 1) argv[7] = argv[9], argv[8] = argv[10], argv[9] = NULL;
     n->pid = s_spawn(argv, n->log);
 }
 
@@ -350,6 +352,13 @@ static void test_join_and_drain_under_load(void **state)
             if (s_nodes[i].pid) s_member_state(i, NODES + 1, st, sizeof st);
     }
     assert_string_equal(st, "active");
+    char idfile[600], idtext[16] = "";
+    snprintf(idfile, sizeof idfile, "%s/node_id", s_nodes[NODES + 1].dir);
+    FILE *f = fopen(idfile, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(idtext, sizeof idtext, f));
+    fclose(f);
+    assert_int_equal(atoi(idtext), NODES + 1); /* assigned, remembered */
     /* drain an active follower that owns shards, through the leader */
     int leader = 0, victim = 0;
     for (int i = 1; i <= NODES && !leader; i++)
@@ -638,6 +647,35 @@ static void test_two_gateways(void **state)
     e2e_resp_free(&r2);
 }
 
+/* A data dir remembers its node: another --node-id is refused, clearly. */
+static void test_node_id_remembered(void **state)
+{
+    (void) state;
+    char dir[300], path[400], listen[64], log[400];
+    snprintf(dir, sizeof dir, "%s/idcheck", s_root);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/node_id", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("4\n", f);
+    fclose(f);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s_free_pair());
+    snprintf(log, sizeof log, "%s/idcheck.log", s_root);
+    const char *argv[] = {e2e_bin(),    "--node-id", "9",      "--listen", listen,
+                          "--data-dir", dir,         "--join", listen,     NULL};
+    pid_t pid = s_spawn(argv, log);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    char text[4096] = "";
+    f = fopen(log, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    assert_non_null(strstr(text, "belongs to node 4"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_join_and_drain_under_load),
         cmocka_unit_test(test_anomaly_queries_across_nodes),
         cmocka_unit_test(test_two_gateways),
+        cmocka_unit_test(test_node_id_remembered),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
