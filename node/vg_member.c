@@ -39,6 +39,7 @@ struct vg_member {
     vg_raft_t *raft;
     atomic_bool ready, stopping;
     _Atomic uint32_t last_reserved; /* leader: the last node id it assigned */
+    atomic_bool rebalancing;        /* leader: a returned member is being given shards */
     atomic_int workers;         /* control threads in flight */
     _Atomic uint8_t *frozen;    /* per shard: handing off, refuse its batches */
     _Atomic int64_t *frozen_at; /* per shard: when it was frozen (ms, monotonic) */
@@ -938,6 +939,8 @@ typedef struct {
     uint32_t ids[64];
     char addrs[64][VG_CSTATE_ADDR_MAX + 1];
     int states[64];
+    uint32_t shards[64]; /* owned by each */
+    uint32_t n_owners;   /* members owning at least one shard */
     size_t n;
     bool has_map, self_member;
 } s_tick_q_t;
@@ -947,12 +950,15 @@ static void s_tick_read(const vg_cstate_t *st, void *arg)
     s_tick_q_t *q = arg;
     q->has_map = vg_cstate_n_shards(st) > 0;
     q->n = 0;
+    q->n_owners = 0;
     for (size_t i = 0; i < vg_cstate_member_count(st) && q->n < 64; i++) {
         vg_cstate_member_t mem;
         vg_cstate_member_at(st, i, &mem);
         if (mem.id == q->mb->cfg.node_id) q->self_member = mem.state != VG_MEMBER_REMOVED;
         q->ids[q->n] = mem.id;
         q->states[q->n] = mem.state;
+        q->shards[q->n] = mem.n_shards;
+        q->n_owners += mem.n_shards > 0;
         snprintf(q->addrs[q->n++], VG_CSTATE_ADDR_MAX + 1, "%s", mem.data_addr);
     }
 }
@@ -992,9 +998,55 @@ static void s_bootstrap(vg_member_t *mb)
                 mb->cfg.node_id);
 }
 
+/* Leader, own thread: a member that came back gets its share of shards
+ * again (the join plan: about S/N, taken from the most loaded, with
+ * hand-off, so its users' state moves with them). */
+typedef struct {
+    vg_member_t *mb;
+    uint32_t id;
+} s_rebalance_t;
+
+static void *s_rebalance_main(void *arg)
+{
+    s_rebalance_t *r = arg;
+    vg_member_t *mb = r->mb;
+    size_t moved = 0;
+    int rc = vg_raft_is_leader(mb->raft) ? s_move(mb, r->id, 'j', &moved) : 0;
+    if (rc)
+        vg_warn(S_MOD, "node %u is back, giving it shards failed: %s (next tick retries)", r->id,
+                vg_strerror(rc));
+    else
+        vg_info(S_MOD, "node %u is back: %zu shards moved to it", r->id, moved);
+    atomic_store(&mb->rebalancing, false);
+    atomic_fetch_sub(&mb->workers, 1);
+    free(r);
+    return NULL;
+}
+
+static void s_rebalance_start(vg_member_t *mb, uint32_t id)
+{
+    bool idle = false;
+    if (atomic_load(&mb->stopping) || !atomic_compare_exchange_strong(&mb->rebalancing, &idle, true))
+        return;
+    s_rebalance_t *r = VG_NEW(s_rebalance_t);
+    *r = (s_rebalance_t){mb, id};
+    atomic_fetch_add(&mb->workers, 1);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, s_rebalance_main, r) != 0) {
+        atomic_fetch_sub(&mb->workers, 1);
+        atomic_store(&mb->rebalancing, false);
+        free(r);
+    }
+    pthread_attr_destroy(&attr);
+}
+
 /* Leader: a member silent past dead_after_ms is DOWN, its shards move; a
- * DOWN member heard from again is ACTIVE (with no shards until a plan
- * gives it some). */
+ * DOWN member heard from again is ACTIVE and is given shards back; an
+ * ACTIVE member owning none while others own many (a rebalance that
+ * failed) is retried. */
 static void s_failover(vg_member_t *mb, const s_tick_q_t *q)
 {
     for (size_t i = 0; i < q->n; i++) {
@@ -1002,8 +1054,15 @@ static void s_failover(vg_member_t *mb, const s_tick_q_t *q)
         vg_transport_peer_info_t info;
         if (id == mb->cfg.node_id || vg_transport_peer_info(mb->tr, id, &info)) continue;
         if (q->states[i] == VG_MEMBER_DOWN && info.state == VG_TRANSPORT_PEER_UP) {
-            if (s_set_state(mb, id, VG_MEMBER_ACTIVE) == 0)
-                vg_info(S_MOD, "node %u answers again: active (no shards)", id);
+            if (s_set_state(mb, id, VG_MEMBER_ACTIVE) == 0) {
+                vg_info(S_MOD, "node %u answers again: active, rebalancing", id);
+                s_rebalance_start(mb, id);
+            }
+            continue;
+        }
+        if (q->states[i] == VG_MEMBER_ACTIVE && info.state == VG_TRANSPORT_PEER_UP &&
+            q->shards[i] == 0 && q->n_owners > 0) {
+            s_rebalance_start(mb, id);
             continue;
         }
         if (q->states[i] != VG_MEMBER_ACTIVE || info.state != VG_TRANSPORT_PEER_DOWN) continue;

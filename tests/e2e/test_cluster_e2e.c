@@ -473,8 +473,11 @@ static void test_kill_follower_under_load(void **state)
 {
     (void) state;
     /* bring the killed node back first, so the voters have their quorum */
+    int back = 0;
     for (int i = 1; i <= NODES; i++)
-        if (!s_nodes[i].pid) s_start_node(i, i != 1);
+        if (!s_nodes[i].pid) s_start_node(i, i != 1), back = i;
+    assert_true(back > 0);
+    uint64_t t0 = vg_now_ns();
     for (int k = 0; k < 100; k++) {
         int alive = 0;
         for (int i = 1; i <= NODES; i++) {
@@ -485,6 +488,19 @@ static void test_kill_follower_under_load(void **state)
         if (alive == NODES) break;
         usleep(100000);
     }
+    /* the returned member is given its share of shards back */
+    json_int_t got = 0;
+    for (int k = 0; k < 200 && got < 1024 / NODES - 2; k++, usleep(100000)) {
+        int l = s_leader_of(back == 1 ? 2 : 1);
+        json_t *js = l ? s_status(l) : NULL, *mem = json_object_get(js, "members");
+        for (size_t m = 0; m < json_array_size(mem); m++)
+            if (json_integer_value(json_object_get(json_array_get(mem, m), "id")) == back)
+                got = json_integer_value(json_object_get(json_array_get(mem, m), "shards"));
+        json_decref(js);
+    }
+    fprintf(stderr, "node %d restarted: %lld shards back after %.2f s\n", back, (long long) got,
+            (double) (vg_now_ns() - t0) / 1e9);
+    assert_true(got >= 1024 / NODES - 2);
     atomic_store(&s_sent, 0), atomic_store(&s_answered, 0);
     int leader = 0;
     for (int i = 1; i <= NODES && !leader; i++)
