@@ -32,6 +32,7 @@
  *                                                       by severity [4],
  *                                                       by decision [3]
  *   meta          "format"                              u32
+ *   blobs         content hash (16 bytes)               rule set / model bytes
  *
  * Ids (anomaly id, user_id) in anomaly keys are 1..VG_TX_ID_MAX bytes.
  * esc() writes a NUL byte of user_id as 0x00 0xFF (ids without NUL are
@@ -55,9 +56,9 @@
 #define S_LIMIT_MAX    1000
 #define S_TIME_ABS_MAX ((int64_t) 1 << 60) /* stats: |from|, |to|, bucket */
 
-enum { S_USERS, S_SEEN, S_ANOM, S_ANOM_ID, S_ANOM_USER, S_ANOM_STATS, S_META, S_NDB };
+enum { S_USERS, S_SEEN, S_ANOM, S_ANOM_ID, S_ANOM_USER, S_ANOM_STATS, S_META, S_BLOBS, S_NDB };
 static const char *const s_db_names[S_NDB] = {
-    "users", "seen", "anomalies", "anom_by_id", "anom_by_user", "anom_stats", "meta"};
+    "users", "seen", "anomalies", "anom_by_id", "anom_by_user", "anom_stats", "meta", "blobs"};
 
 struct vg_store {
     MDB_env *env;
@@ -896,4 +897,43 @@ void vg_store_stats(vg_store_t *s, vg_store_stats_t *out)
     if (mdb_stat(txn, s->dbi[S_SEEN], &st) == 0) out->seen = st.ms_entries;
     if (mdb_stat(txn, s->dbi[S_ANOM], &st) == 0) out->anomalies = st.ms_entries;
     mdb_txn_abort(txn);
+}
+
+/* ---- blobs ---------------------------------------------------------------- */
+
+int vg_store_blob_put(vg_store_t *s, const void *key, size_t key_len, const void *val, size_t len)
+{
+    VG_ASSERT(s && key && key_len && key_len <= S_KEY_MAX);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return s_err(rc, "blob write");
+    MDB_val k = s_val(key, key_len), v = s_val(val, len);
+    rc = mdb_put(txn, s->dbi[S_BLOBS], &k, &v, 0);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_err(rc, "blob put");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? s_err(rc, "blob commit") : 0;
+}
+
+int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out, size_t *len)
+{
+    VG_ASSERT(s && key && out && len);
+    *out = NULL;
+    *len = 0;
+    if (!key_len || key_len > S_KEY_MAX) return VG_ERR_NOT_FOUND;
+    MDB_txn *txn;
+    int rc = s_ro_begin(s, &txn);
+    if (rc) return rc;
+    MDB_val k = s_val(key, key_len), v;
+    rc = mdb_get(txn, s->dbi[S_BLOBS], &k, &v);
+    if (!rc) {
+        *out = vg_malloc(v.mv_size ? v.mv_size : 1);
+        memcpy(*out, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return VG_ERR_NOT_FOUND;
+    return rc ? s_err(rc, "blob get") : 0;
 }

@@ -123,4 +123,13 @@ typedef struct {
 } vg_store_stats_t;
 void vg_store_stats(vg_store_t *s, vg_store_stats_t *out);
 
+/* ---- blobs: rule sets and models, by content hash (any thread) ---------- */
+
+/* Stores val under key (one write transaction of its own, durable on
+ * return). Returns 0 or VG_ERR_STORAGE. */
+int vg_store_blob_put(vg_store_t *s, const void *key, size_t key_len, const void *val, size_t len);
+/* Copies the blob into *out (vg_malloc'd, the caller frees). Returns 0,
+ * VG_ERR_NOT_FOUND or VG_ERR_STORAGE. */
+int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out, size_t *len);
+
 #endif

@@ -82,6 +82,21 @@
     F(STR, next_cursor, "list: where this node stopped; empty = nothing further") \
     F(BIN, buckets, "stats: msgpack array of [start_ms, total, sev x 4, dec x 3]")
 
+/* Rule sets and models: pushed to the leader, fetched by every node. */
+#define VG_BODY_BLOB_PUT(F)                                                  \
+    F(U32, kind, "0 rule set, 1 model")                                      \
+    F(STR, name, "what it is: \"rules\", or \"list.NAME\" for a named list") \
+    F(BIN, content, "the bytes (a rule set file, a list, a model artifact)") \
+    F(U32, activate, "1 = make it the active version once committed")
+#define VG_BODY_BLOB_GET(F)             \
+    F(U32, kind, "0 rule set, 1 model") \
+    F(STR, name, "the blob's name")     \
+    F(U64, version, "the version; 0 = the active one")
+#define VG_BODY_BLOB(F)                                    \
+    F(I32, code, "0, or the vg_err (NOT_FOUND: not here)") \
+    F(U64, version, "the version sent")                    \
+    F(BIN, content, "its bytes (their hash is the committed one)")
+
 /* M(NAME, code, lname, BODY) */
 #define VG_MSG_TABLE(M)                                          \
     M(PING, 0x01, ping, VG_BODY_PING)                            \
@@ -101,6 +116,9 @@
     M(HANDOFF_DATA, 0x48, handoff_data, VG_BODY_HANDOFF_DATA)    \
     M(HANDOFF_ACK, 0x49, handoff_ack, VG_BODY_HANDOFF_ACK)       \
     M(ANOMALY_QUERY, 0x4a, anomaly_query, VG_BODY_ANOMALY_QUERY) \
-    M(ANOMALY_REPLY, 0x4b, anomaly_reply, VG_BODY_ANOMALY_REPLY)
+    M(ANOMALY_REPLY, 0x4b, anomaly_reply, VG_BODY_ANOMALY_REPLY) \
+    M(BLOB_PUT, 0x4c, blob_put, VG_BODY_BLOB_PUT)                \
+    M(BLOB_GET, 0x4d, blob_get, VG_BODY_BLOB_GET)                \
+    M(BLOB, 0x4e, blob, VG_BODY_BLOB)
 
 #endif

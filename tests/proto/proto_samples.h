@@ -163,6 +163,19 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
         m->env = sample_env(VG_MSG_ANOMALY_REPLY, 10);
         m->body.anomaly_reply = (vg_body_anomaly_reply_t){0, {"\x90", 1}, {NULL, 0}, {"\x90", 1}};
         return true;
+    case 18:
+        m->env = sample_env(VG_MSG_BLOB_PUT, 11);
+        m->body.blob_put = (vg_body_blob_put_t){0, VG_STR_LIT("rules"),
+                                                VG_STR_LIT("rule r { when = amount > 1000 }\n"), 1};
+        return true;
+    case 19:
+        m->env = sample_env(VG_MSG_BLOB_GET, 12);
+        m->body.blob_get = (vg_body_blob_get_t){0, VG_STR_LIT("rules"), 3};
+        return true;
+    case 20:
+        m->env = sample_env(VG_MSG_BLOB, 12);
+        m->body.blob = (vg_body_blob_t){0, 3, VG_STR_LIT("rule r { when = amount > 1000 }\n")};
+        return true;
     default: return false;
     }
 }
