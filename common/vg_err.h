@@ -4,6 +4,8 @@
 #ifndef VG_ERR_H
 #define VG_ERR_H
 
+#include <stddef.h>
+
 /* X(name, value, message) */
 #define VG_ERR_LIST(X)                              \
     X(OK, 0, "ok")                                  \
@@ -39,5 +41,11 @@ const char *vg_strerror(int err);
 
 /* Symbolic name without prefix, e.g. "NOT_FOUND"; never NULL. */
 const char *vg_errname(int err);
+
+/* Formats a message into errbuf (nothing when errbuf is NULL or errlen 0)
+ * and returns code: `return vg_errf(errbuf, errlen, VG_ERR_PARSE, "...")`
+ * for functions that report errors as a code plus a message buffer. */
+int vg_errf(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
