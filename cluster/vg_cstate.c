@@ -963,6 +963,16 @@ int vg_cstate_blob_get(const vg_cstate_t *s, vg_cstate_blob_kind kind, const cha
     return VG_ERR_NOT_FOUND;
 }
 
+int vg_cstate_blob_version_at(const vg_cstate_t *s, vg_cstate_blob_kind kind, const char *name,
+                              size_t i, vg_cstate_blob_t *out)
+{
+    if ((kind != VG_BLOB_RULESET && kind != VG_BLOB_MODEL) || !name) return VG_ERR_NOT_FOUND;
+    long at = s_find_name(&s->kinds[kind], vg_str_c(name));
+    if (at < 0 || i >= s->kinds[kind].names[at]->n) return VG_ERR_NOT_FOUND;
+    *out = s->kinds[kind].names[at]->v[i];
+    return 0;
+}
+
 const char *vg_cstate_member_state_name(int state)
 {
     static const char *names[] = {"?", "joining", "active", "draining", "down", "removed"};

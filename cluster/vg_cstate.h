@@ -165,6 +165,9 @@ int vg_cstate_blob_name_at(const vg_cstate_t *s, vg_cstate_blob_kind kind, size_
 int vg_cstate_blob_get(const vg_cstate_t *s, vg_cstate_blob_kind kind, const char *name,
                        uint64_t version, vg_cstate_blob_t *out);
 
+/* Version i (0 = the oldest kept) of name; NOT_FOUND past the last. */
+int vg_cstate_blob_version_at(const vg_cstate_t *s, vg_cstate_blob_kind kind, const char *name,
+                              size_t i, vg_cstate_blob_t *out);
 const char *vg_cstate_member_state_name(int state); /* "active"...; "?" if unknown */
 const char *vg_cstate_cmd_name(int type);           /* "ASSIGN_SHARDS"...; "?" if unknown */
 

@@ -300,18 +300,18 @@ static int s_admin_answer(const vg_transport_msg_t *reply, vg_arena_t *arena, vg
     return 0;
 }
 
-int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_timeout_ms,
-                 vg_ctl_result_t *res)
+/* Sends m (answered ADMIN_REPLY) to the node reached, following one
+ * NOT_OWNER redirect to the leader it names. */
+static int s_admin_request(vg_ctl_t *ctl, const vg_msg_t *req, int reply_timeout_ms,
+                           vg_ctl_result_t *res)
 {
-    VG_ASSERT(ctl && command && res);
     memset(res, 0, sizeof *res);
     vg_arena_t arena = VG_ARENA_INIT;
     int rc;
     for (int attempt = 0;; attempt++) {
         rc = s_reach(ctl, res);
         if (rc) break;
-        vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
-        m.body.admin = (vg_body_admin_t){vg_str_c(command), node};
+        vg_msg_t m = *req;
         vg_transport_msg_t *reply = NULL;
         rc = s_exchange(ctl, &m, reply_timeout_ms, res, &reply);
         if (rc) break;
@@ -349,6 +349,25 @@ int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_ti
     }
     vg_arena_fini(&arena);
     return rc;
+}
+
+int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_timeout_ms,
+                 vg_ctl_result_t *res)
+{
+    VG_ASSERT(ctl && command && res);
+    vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
+    m.body.admin = (vg_body_admin_t){vg_str_c(command), node};
+    return s_admin_request(ctl, &m, reply_timeout_ms, res);
+}
+
+int vg_ctl_blob_put(vg_ctl_t *ctl, uint32_t kind, const char *name, const void *content, size_t len,
+                    bool activate, int reply_timeout_ms, vg_ctl_result_t *res)
+{
+    VG_ASSERT(ctl && name && res && len <= UINT32_MAX);
+    vg_msg_t m = {.env = {.type = VG_MSG_BLOB_PUT}};
+    m.body.blob_put = (vg_body_blob_put_t){
+        kind, vg_str_c(name), {content ? content : "", (uint32_t) len}, activate ? 1u : 0u};
+    return s_admin_request(ctl, &m, reply_timeout_ms, res);
 }
 
 /* ---- MAP ------------------------------------------------------------------ */

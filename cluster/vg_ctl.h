@@ -113,6 +113,12 @@ void vg_ctl_destroy(vg_ctl_t **ctl_p);
 int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_timeout_ms,
                  vg_ctl_result_t *res);
 
+/* BLOB_PUT(kind, name, content, activate) to the leader (same routing and
+ * results as vg_ctl_admin; the answer is the ADMIN_REPLY JSON: name,
+ * version, hash, size, active, rules). kind: 0 rule set or list. */
+int vg_ctl_blob_put(vg_ctl_t *ctl, uint32_t kind, const char *name, const void *content, size_t len,
+                    bool activate, int reply_timeout_ms, vg_ctl_result_t *res);
+
 /* Sends MAP_GET(0) and summarises the MAP into *map (allocated in arena).
  * Returns as vg_ctl_admin (no redirect: any member answers); on an ERROR
  * reply res->code is set and *map is zeroed. */

@@ -5,6 +5,7 @@
  * 3 no node reachable. */
 #include "vg_ctl.h"
 #include "vg_ctl_view.h"
+#include "vigilctl_rules.h"
 
 #include "vg_err.h"
 #include "vg_jw.h"
@@ -43,6 +44,7 @@ static const char s_help[] =
     "              NOT_OWNER with the leader's address, which is asked once\n"
     "  remove ID   drain node ID, then remove it from the cluster (same routing)\n"
     "  map         the shard map: epoch, shard count, shards per owner\n"
+    "%s"
     "  help        this text\n"
     "\n"
     "options (anywhere on the line; --opt=VALUE works too):\n"
@@ -78,7 +80,8 @@ static const char s_help[] =
 
 typedef struct {
     const char *command;
-    uint32_t node_id; /* drain / remove */
+    vigilctl_rules_opts_t rules; /* rules ... */
+    uint32_t node_id;            /* drain / remove */
     bool json, verbose;
     int timeout_ms;  /* -1: not given */
     char *node_list; /* --node as given (owned) */
@@ -95,7 +98,7 @@ typedef struct {
 
 static const s_cmd_t s_cmds[] = {
     {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true},
-    {"remove", true},  {"map", false},   {"help", false},
+    {"remove", true},  {"map", false},   {"rules", false},   {"help", false},
 };
 
 /* "vigilctl: <message>\n" on stderr, plus a pointer to --help for usage
@@ -157,7 +160,7 @@ static int s_option(int argc, char **argv, int *i, s_opts_t *o, bool *done)
 #define S_IS(longname, shortname) \
     ((nlen == strlen(longname) && !strncmp(a, longname, nlen)) || !strcmp(a, shortname))
     if (S_IS("--help", "-h")) {
-        fputs(s_help, stdout);
+        printf(s_help, vigilctl_rules_help);
         *done = true;
         return EXIT_OK;
     }
@@ -178,6 +181,17 @@ static int s_option(int argc, char **argv, int *i, s_opts_t *o, bool *done)
         if (!v || !*v) return s_usage("--node needs HOST:PORT[,HOST:PORT...]");
         free(o->node_list);
         o->node_list = vg_strdup(v);
+        return EXIT_OK;
+    }
+    if (S_IS("--data", "--data") || S_IS("--labels", "--labels")) {
+        bool data = S_IS("--data", "--data");
+        const char *v = s_optval(argc, argv, i, eq);
+        if (!v || !*v) return s_usage("%s needs a file", data ? "--data" : "--labels");
+        *(data ? &o->rules.data : &o->rules.labels) = v;
+        return EXIT_OK;
+    }
+    if (S_IS("--no-activate", "--no-activate")) {
+        o->rules.no_activate = true;
         return EXIT_OK;
     }
     if (S_IS("--timeout", "-t")) {
@@ -202,6 +216,12 @@ static int s_positional(const char *a, int *npos, s_opts_t *o)
                 return EXIT_OK;
             }
         return s_usage("unknown command '%s' (status, nodes, drain ID, remove ID, map, help)", a);
+    }
+    if (!strcmp(o->command, "rules")) {
+        if (o->rules.n_args == VG_ARRAY_LEN(o->rules.args))
+            return s_usage("rules: unexpected argument '%s'", a);
+        o->rules.args[o->rules.n_args++] = a;
+        return EXIT_OK;
     }
     bool takes_id = !strcmp(o->command, "drain") || !strcmp(o->command, "remove");
     if (takes_id && *npos == 2) {
@@ -234,6 +254,9 @@ static int s_parse_args(int argc, char **argv, s_opts_t *o, bool *done)
     if (!o->command) return s_usage("no command given (status, nodes, drain ID, remove ID, map)");
     if ((!strcmp(o->command, "drain") || !strcmp(o->command, "remove")) && !o->node_id)
         return s_usage("%s: missing node ID (usage: vigilctl %s ID)", o->command, o->command);
+    if (!strcmp(o->command, "rules")) return vigilctl_rules_check(&o->rules);
+    if (o->rules.data || o->rules.labels || o->rules.no_activate)
+        return s_usage("--data, --labels and --no-activate go with the rules commands");
     return EXIT_OK;
 }
 
@@ -378,6 +401,10 @@ static int s_run_map(vg_ctl_t *ctl, const s_opts_t *o, int reply_ms)
 
 static int s_run(s_opts_t *o)
 {
+    o->rules.json = o->json;
+    o->rules.reply_ms = o->timeout_ms > 0 ? o->timeout_ms : S_TIMEOUT_MS;
+    if (!strcmp(o->command, "rules") && vigilctl_rules_local(&o->rules))
+        return vigilctl_rules_run(NULL, &o->rules);
     int code = s_find_nodes(o);
     if (code) return code;
     bool change = !strcmp(o->command, "drain") || !strcmp(o->command, "remove");
@@ -388,7 +415,12 @@ static int s_run(s_opts_t *o)
     char err[512];
     int rc = vg_ctl_new(&cfg, &ctl, err, sizeof err);
     if (rc) return s_fail(rc == VG_ERR_INVALID ? EXIT_USAGE : EXIT_FAILED, "%s", err);
-    code = !strcmp(o->command, "map") ? s_run_map(ctl, o, reply_ms) : s_run_admin(ctl, o, reply_ms);
+    if (!strcmp(o->command, "rules"))
+        code = vigilctl_rules_run(ctl, &o->rules);
+    else if (!strcmp(o->command, "map"))
+        code = s_run_map(ctl, o, reply_ms);
+    else
+        code = s_run_admin(ctl, o, reply_ms);
     vg_ctl_destroy(&ctl);
     return code;
 }
@@ -399,7 +431,7 @@ int main(int argc, char **argv)
     bool done = false;
     int code = s_parse_args(argc, argv, &o, &done);
     if (!code && !done && !strcmp(o.command, "help")) {
-        fputs(s_help, stdout);
+        printf(s_help, vigilctl_rules_help);
         done = true;
     }
     if (!code && !done) {

@@ -101,6 +101,11 @@ static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucke
     return vg_router_anomaly_stats(ctx, from, to, bucket, fn, arg);
 }
 
+static int s_rules_stats(void *ctx, vg_jw_t *w)
+{
+    return vg_router_rules_stats(ctx, w);
+}
+
 static bool s_ready(void *ctx)
 {
     return vg_router_ready(ctx);
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
                            .anomaly_query = s_query,
                            .anomaly_get = s_get,
                            .anomaly_stats = s_stats,
+                           .rules_stats = s_rules_stats,
                            .ready = s_ready,
                            .metrics = s_metrics};
     vg_http_config_t hc = {.listen = cfg.http, .threads = cfg.http_threads};

@@ -23,6 +23,7 @@
     X(TRANSACTIONS, "/v1/transactions", "transactions") \
     X(ANOMALIES, "/v1/anomalies", "anomalies")          \
     X(STATS, "/v1/stats/anomalies", "stats")            \
+    X(RULES, "/v1/rules", "rules")                      \
     X(HEALTHZ, "/healthz", "healthz")                   \
     X(READYZ, "/readyz", "readyz")                      \
     X(METRICS, "/metrics", "metrics")                   \
@@ -619,6 +620,23 @@ static void s_stats(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     s_send_json(c, t, 200);
 }
 
+/* GET /v1/rules: the rule set version(s) in use and every rule's hits and
+ * errors, summed over the nodes. */
+static void s_rules(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
+{
+    if (!s_method(c, t, "GET")) return;
+    if (!api->be.rules_stats) {
+        s_error(c, t, VG_ERR_UNSUPPORTED, NULL, -1, "rules are not available here");
+        return;
+    }
+    int rc = api->be.rules_stats(api->be.ctx, &t->jw);
+    if (rc) {
+        s_error(c, t, rc, NULL, -1, "rule statistics failed: %s", vg_strerror(rc));
+        return;
+    }
+    s_send_json(c, t, 200);
+}
+
 /* ---- health, metrics, dashboard ---------------------------------------- */
 
 static void s_healthz(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
@@ -719,6 +737,7 @@ static s_handler_fn *const s_handlers[R_COUNT] = {
     [R_TRANSACTIONS] = s_transactions,
     [R_ANOMALIES] = s_anomalies,
     [R_STATS] = s_stats,
+    [R_RULES] = s_rules,
     [R_HEALTHZ] = s_healthz,
     [R_READYZ] = s_readyz,
     [R_METRICS] = s_metrics,

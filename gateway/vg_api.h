@@ -8,6 +8,7 @@
 #include "vg_anomaly.h"
 #include "vg_arena.h"
 #include "vg_http.h"
+#include "vg_jw.h"
 #include "vg_metrics.h"
 #include "vg_tx.h"
 #include "vg_verdict.h"
@@ -25,6 +26,9 @@ typedef struct {
     int (*anomaly_get)(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg);
     int (*anomaly_stats)(void *ctx, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
                          vg_bucket_fn *fn, void *arg);
+    /* Writes the rule statistics object of GET /v1/rules into w (only on
+     * success; see vg_rule_stats_write); NULL = no rules here. */
+    int (*rules_stats)(void *ctx, vg_jw_t *w);
     bool (*ready)(void *ctx);
     void (*metrics)(void *ctx, vg_prom_t *p); /* backend metrics appended to /metrics */
 } vg_api_backend_t;

@@ -9,6 +9,7 @@
 
 #include "vg_anomaly.h"
 #include "vg_arena.h"
+#include "vg_jw.h"
 #include "vg_metrics.h"
 #include "vg_tx.h"
 #include "vg_verdict.h"
@@ -46,6 +47,10 @@ int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anom
 int vg_router_anomaly_get(vg_router_t *r, vg_str_t id, vg_anomaly_fn *fn, void *arg);
 int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
                             vg_bucket_fn *fn, void *arg);
+
+/* GET /v1/rules across the cluster: every member's ADMIN rules.stats,
+ * summed (vg_rule_stats_write form); w is written only on success. */
+int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w);
 
 /* True while a shard map is known and at least one member answers. */
 bool vg_router_ready(vg_router_t *r);

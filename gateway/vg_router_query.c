@@ -11,6 +11,7 @@
 #include "vg_log.h"
 #include "vg_mem.h"
 #include "vg_msg.h"
+#include "vg_rule_stats.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct {
     vg_router_t *r;
     uint32_t peer;
     const vg_msg_t *req;
+    int want;                /* the reply's type */
     vg_transport_msg_t *raw; /* the reply; owned */
     vg_msg_t reply;
     int rc;
@@ -47,11 +49,12 @@ static void *s_ask_main(void *arg)
     if (a->raw->env.type == VG_MSG_ERROR) {
         vg_msg_body_decode(a->raw->body, a->raw->body_len, &a->reply, NULL, &err);
         a->rc = a->reply.body.error.code < 0 ? a->reply.body.error.code : VG_ERR_PROTO;
-    } else if (a->raw->env.type != VG_MSG_ANOMALY_REPLY ||
+    } else if (a->raw->env.type != a->want ||
                vg_msg_body_decode(a->raw->body, a->raw->body_len, &a->reply, NULL, &err)) {
         a->rc = VG_ERR_PROTO;
     } else {
-        a->rc = a->reply.body.anomaly_reply.code;
+        a->rc = a->want == VG_MSG_ADMIN_REPLY ? a->reply.body.admin_reply.code
+                                              : a->reply.body.anomaly_reply.code;
     }
     return NULL;
 }
@@ -60,7 +63,7 @@ static void *s_ask_main(void *arg)
  * member (free with s_asks_free). Returns 0 when every one answered with
  * code 0, else the first failure (a member's INVALID wins: the query was
  * bad). */
-static int s_ask_all(vg_router_t *r, vg_msg_t *q, s_ask_t **asks_out, size_t *n_out)
+static int s_ask_all(vg_router_t *r, vg_msg_t *q, int want, s_ask_t **asks_out, size_t *n_out)
 {
     uint32_t ids[S_MAX_ASK];
     size_t skipped;
@@ -71,10 +74,9 @@ static int s_ask_all(vg_router_t *r, vg_msg_t *q, s_ask_t **asks_out, size_t *n_
     s_ask_t *asks = vg_calloc(n ? n : 1, sizeof *asks);
     pthread_t *th = vg_calloc(n ? n : 1, sizeof *th);
     q->env.version = VG_PROTO_VERSION;
-    q->env.type = VG_MSG_ANOMALY_QUERY;
     q->env.src = vg__router_self(r);
     for (size_t i = 0; i < n; i++) {
-        asks[i] = (s_ask_t){.r = r, .peer = ids[i], .req = q};
+        asks[i] = (s_ask_t){.r = r, .peer = ids[i], .req = q, .want = want};
         if (pthread_create(&th[i], NULL, s_ask_main, &asks[i])) s_ask_main(&asks[i]), th[i] = 0;
     }
     int rc = n ? 0 : VG_ERR_UNREACHABLE;
@@ -140,7 +142,7 @@ int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anom
     VG_ASSERT(r && q && fn && next_cursor && cap > VG_ANOMALY_CURSOR_MAX);
     next_cursor[0] = 0;
     if (q->limit < 1 || q->limit > 1000) return VG_ERR_INVALID;
-    vg_msg_t m = {.env = {0}};
+    vg_msg_t m = {.env = {.type = VG_MSG_ANOMALY_QUERY}};
     m.body.anomaly_query = (vg_body_anomaly_query_t){.kind = S_LIST,
                                                      .from_ms = q->from_ms,
                                                      .to_ms = q->to_ms,
@@ -154,7 +156,7 @@ int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anom
     s_ask_t *asks;
     size_t n_asks, n = 0, cap_items = 0;
     s_item_t *items = NULL;
-    int rc = s_ask_all(r, &m, &asks, &n_asks);
+    int rc = s_ask_all(r, &m, VG_MSG_ANOMALY_REPLY, &asks, &n_asks);
     /* frontier: the highest key at which some node stopped early; below
      * it that node was not read, so nothing below may be returned yet */
     uint8_t front[VG_ANOMALY_PK_MAX];
@@ -194,13 +196,13 @@ int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anom
 int vg_router_anomaly_get(vg_router_t *r, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 {
     VG_ASSERT(r && fn);
-    vg_msg_t m = {.env = {0}};
+    vg_msg_t m = {.env = {.type = VG_MSG_ANOMALY_QUERY}};
     m.body.anomaly_query = (vg_body_anomaly_query_t){
         .kind = S_GET, .id = id, .min_severity = -1, .decision = -1, .limit = 1};
     s_ask_t *asks;
     size_t n_asks, n = 0, cap_items = 0;
     s_item_t *items = NULL;
-    int rc = s_ask_all(r, &m, &asks, &n_asks);
+    int rc = s_ask_all(r, &m, VG_MSG_ANOMALY_REPLY, &asks, &n_asks);
     for (size_t i = 0; !rc && i < n_asks; i++)
         rc = s_take_records(asks[i].reply.body.anomaly_reply.records, &items, &n, &cap_items);
     if (!rc) rc = n ? fn(arg, &items[0].rec) : VG_ERR_NOT_FOUND;
@@ -245,7 +247,7 @@ int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int6
                             vg_bucket_fn *fn, void *arg)
 {
     VG_ASSERT(r && fn);
-    vg_msg_t m = {.env = {0}};
+    vg_msg_t m = {.env = {.type = VG_MSG_ANOMALY_QUERY}};
     m.body.anomaly_query = (vg_body_anomaly_query_t){.kind = S_STATS,
                                                      .from_ms = from_ms,
                                                      .to_ms = to_ms,
@@ -257,11 +259,35 @@ int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int6
     size_t n_asks;
     vg_anomaly_bucket_t *sum = NULL;
     uint32_t n = 0;
-    int rc = s_ask_all(r, &m, &asks, &n_asks);
+    int rc = s_ask_all(r, &m, VG_MSG_ANOMALY_REPLY, &asks, &n_asks);
     for (size_t i = 0; !rc && i < n_asks; i++)
         rc = s_take_buckets(asks[i].reply.body.anomaly_reply.buckets, &sum, &n, i == 0);
     for (uint32_t i = 0; !rc && i < n; i++) rc = fn(arg, &sum[i]);
     free(sum);
+    s_asks_free(asks, n_asks);
+    return rc;
+}
+
+/* ---- rule statistics ----------------------------------------------------------- */
+
+int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w)
+{
+    VG_ASSERT(r && w);
+    vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("rules.stats"), 0};
+    s_ask_t *asks;
+    size_t n_asks;
+    int rc = s_ask_all(r, &m, VG_MSG_ADMIN_REPLY, &asks, &n_asks);
+    if (!rc) {
+        vg_rule_stats_t st;
+        vg_rule_stats_init(&st);
+        for (size_t i = 0; !rc && i < n_asks; i++) {
+            vg_str_t j = asks[i].reply.body.admin_reply.json;
+            rc = vg_rule_stats_add_json(&st, j.ptr, j.len) ? VG_ERR_PROTO : 0;
+        }
+        if (!rc) vg_rule_stats_write(&st, w);
+        vg_rule_stats_fini(&st);
+    }
     s_asks_free(asks, n_asks);
     return rc;
 }

@@ -8,8 +8,10 @@
 #include "vg_err.h"
 #include "vg_http.h"
 #include "vg_log.h"
+#include "vg_mem.h"
 #include "vg_member.h"
 #include "vg_router.h"
+#include "vg_rule_stats.h"
 #include "vg_signals.h"
 #include "vg_store.h"
 
@@ -53,6 +55,38 @@ static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucke
     return vg_store_anomaly_stats(node->store, from, to, bucket, fn, arg);
 }
 
+static void s_rules_fn(void *arg, const vg_ruleset_t *rs, uint64_t version)
+{
+    vg_rule_stats_t *st = arg;
+    st->versions[st->n_versions++] = version;
+    st->nodes = 1;
+    for (size_t i = 0; rs && i < vg_ruleset_count(rs); i++) {
+        const vg_rule_meta_t *m = vg_ruleset_rule(rs, i);
+        vg_rule_stat_t x = {m->id,
+                            m->name,
+                            m->shadow ? "shadow" : "active",
+                            vg_rule_action_name(m->action),
+                            vg_severity_name(m->severity),
+                            0,
+                            0};
+        vg_ruleset_stats(rs, i, &x.hits, &x.errors);
+        vg_rule_stats_add(st, &x);
+    }
+}
+
+/* GET /v1/rules: this node's rule set, or in cluster mode every member's. */
+static int s_rules_stats(void *ctx, vg_jw_t *w)
+{
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_rules_stats(node->router, w);
+    vg_rule_stats_t st;
+    vg_rule_stats_init(&st);
+    vg_engine_with_rules(node->engine, s_rules_fn, &st);
+    vg_rule_stats_write(&st, w);
+    vg_rule_stats_fini(&st);
+    return 0;
+}
+
 static bool s_ready(void *ctx)
 {
     s_node_t *node = ctx;
@@ -77,10 +111,37 @@ static void s_metrics(void *ctx, vg_prom_t *p)
     vg_prom_sample(p, "vigil_lmdb_entries", "db=\"anomalies\"", (double) st.anomalies);
 }
 
+/* Single node: the rule set file of --rules, compiled once at start. */
+static int s_load_rules(const vg_node_config_t *cfg, vg_engine_t *engine)
+{
+    FILE *f = fopen(cfg->rules_file, "rb");
+    if (!f) {
+        vg_error("node", "rules: cannot read %s", cfg->rules_file);
+        return 1;
+    }
+    char *src = vg_malloc(VG_RULES_MAX_SOURCE + 1);
+    size_t len = fread(src, 1, VG_RULES_MAX_SOURCE + 1, f);
+    fclose(f);
+    vg_ruleset_t *rs = NULL;
+    vg_rules_err_t rerr;
+    memset(&rerr, 0, sizeof rerr);
+    int rc = vg_ruleset_compile(src, len, cfg->rules_file, NULL, &rs, &rerr);
+    free(src);
+    if (rc) {
+        char msg[400];
+        vg_error("node", "rules: %s", vg_rules_err_str(&rerr, msg, sizeof msg));
+        return 1;
+    }
+    vg_info("node", "rules: %zu from %s", vg_ruleset_count(rs), cfg->rules_file);
+    vg_engine_set_rules(engine, &rs, 1);
+    return 0;
+}
+
 static int s_run(const vg_node_config_t *cfg, s_node_t *node)
 {
     char err[512];
     vg_api_t *api = NULL;
+    if (cfg->rules_file[0] && s_load_rules(cfg, node->engine)) return 1;
     if (cfg->listen[0]) {
         vg_member_config_t mc = {.node_id = cfg->node_id,
                                  .listen = cfg->listen,
@@ -111,6 +172,7 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                .anomaly_query = s_query,
                                .anomaly_get = s_get,
                                .anomaly_stats = s_stats,
+                               .rules_stats = s_rules_stats,
                                .ready = s_ready,
                                .metrics = s_metrics};
         vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};

@@ -353,5 +353,14 @@ int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit
         return vg_perr_set(err, VG_ERR_INVALID, "detectors", "%s", msg);
     if (vg_features_config_check(&cfg->engine.features, msg, sizeof msg))
         return vg_perr_set(err, VG_ERR_INVALID, "features", "%s", msg);
+    if (!strcmp(cfg->rules_policy, "action"))
+        cfg->engine.rules_policy = VG_RULES_POLICY_ACTION;
+    else if (!strcmp(cfg->rules_policy, "score"))
+        cfg->engine.rules_policy = VG_RULES_POLICY_SCORE;
+    else
+        return vg_perr_set(err, VG_ERR_INVALID, "rules_policy", "must be action or score");
+    if (cfg->rules_file[0] && cfg->listen[0])
+        return vg_perr_set(err, VG_ERR_INVALID, "rules",
+                           "in cluster mode rules are pushed with vigilctl rules push");
     return 0;
 }

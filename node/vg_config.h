@@ -29,6 +29,8 @@ typedef struct {
     char raft[128];
     char join[128];
     uint32_t heartbeat_ms, dead_after_ms;
+    char rules_file[512];
+    char rules_policy[16];
     vg_engine_config_t engine;
 } vg_node_config_t;
 
@@ -50,12 +52,17 @@ typedef struct {
     X(unsafe_no_sync, BOOL, no_sync, "false", "skip fsync at commit (benchmarks only!)")       \
     X(node_id, U32, node_id, "0",                                                              \
       "cluster: this node's id (>= 1, unique); 0 = the one remembered in the data dir, else "  \
-      "1 when bootstrapping, else one the leader assigns at --join")                          \
+      "1 when bootstrapping, else one the leader assigns at --join")                           \
     X(listen, STR, listen, "", "cluster: transport address host:port (enables cluster mode)")  \
     X(raft, STR, raft, "", "cluster: raft address host:port (default: listen port + 1000)")    \
     X(join, STR, join, "", "cluster: a member's listen address to join (none: bootstrap)")     \
     X(heartbeat_ms, U32, heartbeat_ms, "500", "cluster: heartbeat period")                     \
-    X(dead_after_ms, U32, dead_after_ms, "2500", "cluster: silence before a member is down")
+    X(dead_after_ms, U32, dead_after_ms, "2500", "cluster: silence before a member is down")   \
+    X(rules, STR, rules_file, "",                                                              \
+      "single node: a rule set file compiled at start (cluster: vigilctl rules push)")         \
+    X(rules_policy, STR, rules_policy, "action",                                               \
+      "how rule hits decide: action (a hit's review/block is the least decision) or score "    \
+      "(they only add their weight to the score)")
 
 /* Built-in defaults. */
 void vg_node_config_default(vg_node_config_t *cfg);

@@ -105,6 +105,13 @@ struct s_job {
     s_part_t parts[];
 };
 
+/* A rule set in use: freed when the engine and every part let go. */
+typedef struct {
+    vg_ruleset_t *rs;
+    uint64_t version;
+    int refs; /* under vg_engine.rules_mu */
+} s_rules_t;
+
 struct s_worker {
     vg_engine_t *e;
     int index;
@@ -115,6 +122,7 @@ struct s_worker {
     s_user_t **entries;
     uint32_t n_entries, cap_entries, hand;
     vg_mpw_t scratch; /* verdict encoding */
+    s_rules_t *rules; /* held while a part is scored; NULL = none */
 };
 
 struct vg_engine {
@@ -124,6 +132,10 @@ struct vg_engine {
     s_worker_t workers[VG_ENGINE_MAX_WORKERS];
     int n_workers;
     atomic_bool started, failed, stopping;
+    /* the active rule set */
+    pthread_mutex_t rules_mu;
+    s_rules_t *rules;
+    vg_counter_t m_rule_hits, m_rule_shadow;
     /* job pool */
     pthread_mutex_t pool_mu;
     s_job_t *pool;
@@ -264,6 +276,78 @@ static void s_add_user(s_part_t *p, s_user_t *u)
     S_PUSH(p->users, p->n_users, p->cap_users)->entry = u;
 }
 
+/* ---- rules ------------------------------------------------------------ */
+
+static s_rules_t *s_rules_acquire(vg_engine_t *e)
+{
+    pthread_mutex_lock(&e->rules_mu);
+    s_rules_t *r = e->rules;
+    if (r) r->refs++;
+    pthread_mutex_unlock(&e->rules_mu);
+    return r;
+}
+
+static void s_rules_release(vg_engine_t *e, s_rules_t *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&e->rules_mu);
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&e->rules_mu);
+    if (!last) return;
+    vg_ruleset_destroy(&r->rs);
+    free(r);
+}
+
+static int s_reason_cmp(const void *a, const void *b)
+{
+    double x = ((const vg_reason_t *) a)->contribution, y = ((const vg_reason_t *) b)->contribution;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Merges the active rules' hits into v (README "Rules"): a reason each
+ * (detector "rule", feature = rule id copied into the part's arena, value
+ * = the rule set version, contribution = the rule's weight), the score by
+ * noisy-OR with the weights, anomaly on any hit, and under the "action"
+ * policy the decision at least the strongest hit's action. Shadow hits
+ * are only counted (by the rule set and vigil_rule_shadow_hits_total). */
+static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_rules_t *r,
+                          const vg_rule_hit_t *hits, size_t n, vg_verdict_t *v)
+{
+    double keep = 1 - v->score;
+    int action = -1;
+    vg_reason_t all[VG_VERDICT_REASONS_MAX + 64];
+    size_t m = v->n_reasons;
+    memcpy(all, v->reasons, m * sizeof *all);
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i].shadow) {
+            vg_counter_add(&e->m_rule_shadow, 1);
+            continue;
+        }
+        const vg_rule_meta_t *meta = vg_ruleset_rule(r->rs, hits[i].rule);
+        vg_counter_add(&e->m_rule_hits, 1);
+        keep *= 1 - meta->weight;
+        if ((int) meta->action > action) action = (int) meta->action;
+        if (m >= sizeof all / sizeof all[0]) continue;
+        size_t len = strlen(meta->id);
+        char *id = vg_arena_alloc(&p->arena, len + 1);
+        memcpy(id, meta->id, len + 1);
+        all[m++] = (vg_reason_t){
+            VG_STR_LIT("rule"), {id, (uint32_t) len}, (double) r->version, 0, 0, meta->weight};
+    }
+    if (action < 0) return;
+    qsort(all, m, sizeof *all, s_reason_cmp);
+    v->n_reasons = (uint8_t) (m < VG_VERDICT_REASONS_MAX ? m : VG_VERDICT_REASONS_MAX);
+    memcpy(v->reasons, all, v->n_reasons * sizeof *all);
+    const vg_detect_config_t *d = &e->cfg.detect;
+    v->score = 1 - keep;
+    v->anomaly = true;
+    int decision = v->score >= d->block_threshold    ? VG_DECISION_BLOCK
+                   : v->score >= d->review_threshold ? VG_DECISION_REVIEW
+                                                     : VG_DECISION_ALLOW;
+    if (e->cfg.rules_policy == VG_RULES_POLICY_ACTION && action > decision) decision = action;
+    if (decision > v->decision) v->decision = (uint8_t) decision;
+}
+
 static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
 {
     vg_engine_t *e = w->e;
@@ -287,6 +371,11 @@ static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
         vg_counter_add(&e->m_late, 1);
     }
     vg_detect_score(&e->cfg.detect, f, v);
+    if (w->rules) {
+        vg_rule_hit_t hits[64];
+        size_t n = vg_ruleset_eval(w->rules->rs, tx, f, hits, 64);
+        if (n) s_apply_rules(e, p, w->rules, hits, n < 64 ? n : 64, v);
+    }
     vg_counter_add(&e->m_decision[v->decision], 1);
     s_add_seen(w, p, shard, tx->ts_ms, v);
     if (v->anomaly) {
@@ -341,7 +430,10 @@ static void s_on_score(vg_actor_t *self, vg_amsg_t **msg_p)
         s_part_done(p);
         return;
     }
+    w->rules = s_rules_acquire(w->e);
     for (uint32_t k = 0; k < p->n; k++) s_score_one(w, p, k);
+    s_rules_release(w->e, w->rules);
+    w->rules = NULL;
     vg_store_reader_end(w->reader);
     for (uint32_t k = 0; k < p->n_users; k++) p->users[k].state = p->users[k].entry->state;
     s_commit_push(w->e, p);
@@ -702,6 +794,7 @@ int vg_engine_new(const vg_engine_config_t *cfg, vg_store_t *store, vg_engine_t 
     int n = cfg->workers > 0 ? cfg->workers : (int) sysconf(_SC_NPROCESSORS_ONLN);
     e->n_workers = VG_MAX(1, VG_MIN(n, VG_ENGINE_MAX_WORKERS));
     pthread_mutex_init(&e->pool_mu, NULL);
+    pthread_mutex_init(&e->rules_mu, NULL);
     pthread_mutex_init(&e->q_mu, NULL);
     pthread_cond_init(&e->q_cv, NULL);
     vg_hist_init(&e->m_commit, vg_hist_latency_bounds, vg_hist_latency_n);
@@ -787,6 +880,8 @@ void vg_engine_destroy(vg_engine_t **e_p)
         s_job_free(e->pool, e->n_workers);
         e->pool = next;
     }
+    s_rules_release(e, e->rules);
+    pthread_mutex_destroy(&e->rules_mu);
     pthread_mutex_destroy(&e->pool_mu);
     pthread_mutex_destroy(&e->q_mu);
     pthread_cond_destroy(&e->q_cv);
@@ -794,8 +889,49 @@ void vg_engine_destroy(vg_engine_t **e_p)
     *e_p = NULL;
 }
 
+void vg_engine_set_rules(vg_engine_t *e, vg_ruleset_t **rs_p, uint64_t version)
+{
+    s_rules_t *r = NULL;
+    if (rs_p && *rs_p) {
+        r = VG_NEW(s_rules_t);
+        r->rs = *rs_p;
+        r->version = version;
+        r->refs = 1;
+        *rs_p = NULL;
+    }
+    pthread_mutex_lock(&e->rules_mu);
+    s_rules_t *old = e->rules;
+    e->rules = r;
+    pthread_mutex_unlock(&e->rules_mu);
+    s_rules_release(e, old);
+}
+
+uint64_t vg_engine_rules_version(vg_engine_t *e)
+{
+    pthread_mutex_lock(&e->rules_mu);
+    uint64_t v = e->rules ? e->rules->version : 0;
+    pthread_mutex_unlock(&e->rules_mu);
+    return v;
+}
+
+void vg_engine_with_rules(vg_engine_t *e, vg_engine_rules_fn *fn, void *arg)
+{
+    s_rules_t *r = s_rules_acquire(e);
+    fn(arg, r ? r->rs : NULL, r ? r->version : 0);
+    s_rules_release(e, r);
+}
+
 void vg_engine_metrics(vg_engine_t *e, vg_prom_t *p)
 {
+    vg_prom_header(p, "vigil_rule_hits_total", "counter",
+                   "Rule hits that acted on a verdict (active rules).");
+    vg_prom_sample(p, "vigil_rule_hits_total", NULL, (double) vg_counter_get(&e->m_rule_hits));
+    vg_prom_header(p, "vigil_rule_shadow_hits_total", "counter",
+                   "Hits of rules in shadow mode (counted, never acted on).");
+    vg_prom_sample(p, "vigil_rule_shadow_hits_total", NULL,
+                   (double) vg_counter_get(&e->m_rule_shadow));
+    vg_prom_header(p, "vigil_ruleset_version", "gauge", "Version of the rule set in use (0 none).");
+    vg_prom_sample(p, "vigil_ruleset_version", NULL, (double) vg_engine_rules_version(e));
     vg_prom_header(p, "vigil_transactions_total", "counter",
                    "Transactions scored (duplicates included).");
     vg_prom_sample(p, "vigil_transactions_total", NULL, (double) vg_counter_get(&e->m_tx));

@@ -11,6 +11,7 @@
 #include "vg_detect.h"
 #include "vg_features.h"
 #include "vg_metrics.h"
+#include "vg_rules.h"
 #include "vg_store.h"
 #include "vg_tx.h"
 #include "vg_verdict.h"
@@ -20,12 +21,18 @@
 
 #define VG_ENGINE_MAX_WORKERS 64
 
+/* How rule hits decide (README "Rules"): ACTION, a hit's action (review,
+ * block) is the least decision; SCORE, rules only add their weight to the
+ * score and the thresholds decide. */
+typedef enum { VG_RULES_POLICY_ACTION = 0, VG_RULES_POLICY_SCORE = 1 } vg_rules_policy;
+
 typedef struct {
     int workers;          /* worker threads; 0 = number of cores */
     uint32_t shards;      /* virtual shards; default 1024 */
     uint32_t cache_users; /* user states kept in memory per worker; default 65536 */
     vg_features_config_t features;
     vg_detect_config_t detect;
+    vg_rules_policy rules_policy;
 } vg_engine_config_t;
 
 typedef struct vg_engine vg_engine_t;
@@ -65,6 +72,17 @@ int vg_engine_submit(vg_engine_t *e, const vg_tx_t *txs, uint32_t n, vg_verdict_
  * move in or out (hand-off). Any thread but a worker; returns when every
  * worker has done it. */
 void vg_engine_evict_shards(vg_engine_t *e, const uint8_t *flags);
+
+/* Installs the rule set every batch scored from now on uses (ownership of
+ * *rs_p moves, which is cleared; NULL = no rules); batches being scored
+ * finish with the one they started with. Any thread. */
+void vg_engine_set_rules(vg_engine_t *e, vg_ruleset_t **rs_p, uint64_t version);
+/* The version in use, 0 = none. */
+uint64_t vg_engine_rules_version(vg_engine_t *e);
+/* Calls fn with the rule set in use (NULL, 0 when none), which stays valid
+ * during the call. */
+typedef void(vg_engine_rules_fn)(void *arg, const vg_ruleset_t *rs, uint64_t version);
+void vg_engine_with_rules(vg_engine_t *e, vg_engine_rules_fn *fn, void *arg);
 
 /* True when started and no commit has failed. */
 bool vg_engine_ready(vg_engine_t *e);

@@ -30,7 +30,7 @@ typedef struct {
 } t_proc_t;
 
 static char s_root[64];
-static t_proc_t s_nodes[NODES + 2], s_gw, s_gw2; /* ids 1..NODES, then a joiner */
+static t_proc_t s_nodes[NODES + 3], s_gw, s_gw2; /* ids 1..NODES, then a joiner */
 static e2e_node_t s_http, s_http2;               /* two gateways, for e2e_http */
 static vg_transport_t *s_tr;
 
@@ -69,7 +69,7 @@ static void s_start_node(int i, bool join)
      * next one, NODES + 1, and the node remembers it in its data dir */
     const char *argv[] = {bin, "--listen",  listen, "--data-dir",           n->dir, "--workers",
                           "1", "--node-id", id,     join ? "--join" : NULL, seed,   NULL};
-    if (i == NODES + 1) argv[7] = argv[9], argv[8] = argv[10], argv[9] = NULL;
+    if (i > NODES) argv[7] = argv[9], argv[8] = argv[10], argv[9] = NULL;
     n->pid = s_spawn(argv, n->log);
 }
 
@@ -243,7 +243,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void) state;
-    for (int i = 1; i <= NODES + 1; i++)
+    for (int i = 1; i <= NODES + 2; i++)
         if (s_nodes[i].pid > 0) kill(s_nodes[i].pid, SIGKILL), waitpid(s_nodes[i].pid, NULL, 0);
     if (s_gw.pid > 0) kill(s_gw.pid, SIGTERM), waitpid(s_gw.pid, NULL, 0);
     if (s_gw2.pid > 0) kill(s_gw2.pid, SIGTERM), waitpid(s_gw2.pid, NULL, 0);
@@ -692,6 +692,193 @@ static void test_node_id_remembered(void **state)
     assert_non_null(strstr(text, "belongs to node 4"));
 }
 
+/* ---- rules, cluster-wide ---------------------------------------------------- */
+
+/* Runs vigilctl with args against node 1..3; returns its exit code and
+ * leaves its output (stdout + stderr) in out. */
+static int s_vigilctl(const char *const *args, char *out, size_t cap)
+{
+    char bin[512], nodes[200], log[400];
+    snprintf(bin, sizeof bin, "%s/bin/vigilctl",
+             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
+    snprintf(nodes, sizeof nodes, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", s_nodes[1].port,
+             s_nodes[2].port, s_nodes[3].port);
+    snprintf(log, sizeof log, "%s/vigilctl.out", s_root);
+    const char *argv[16] = {bin, "--node", nodes};
+    size_t n = 3;
+    for (size_t k = 0; args[k] && n < 15; k++) argv[n++] = args[k];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        (void) f;
+        dup2(1, 2);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(out, 1, cap - 1, f) : 0;
+    out[got] = 0;
+    if (f) fclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void s_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The rule set version node i scores with (-1: no answer). */
+static long s_rules_version(int i)
+{
+    json_t *j = s_admin(i, "rules.stats");
+    long v = j ? (long) json_integer_value(json_object_get(j, "version")) : -1;
+    json_decref(j);
+    return v;
+}
+
+/* Seconds until every live node scores with version v (-1: not in 5 s). */
+static double s_rules_everywhere(long v)
+{
+    uint64_t t0 = vg_now_ns();
+    for (int k = 0; k < 500; k++) {
+        bool all = true;
+        for (int i = 1; i <= NODES + 2; i++)
+            if (s_nodes[i].pid) all = all && s_rules_version(i) == v;
+        if (all) return (double) (vg_now_ns() - t0) / 1e9;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* Scores one foreign purchase of a fresh user; its decision and the rule
+ * reason's rule id and version ("" / 0 when none). */
+static void s_foreign(const char *id, char *decision, char *rule, long *version)
+{
+    char body[300];
+    snprintf(body, sizeof body,
+             "{\"id\":\"%s\",\"user_id\":\"ru-%s\",\"amount\":2500,\"currency\":\"EUR\","
+             "\"country\":\"FR\",\"timestamp\":1767225600000}",
+             id, id);
+    e2e_resp_t r = e2e_post(&s_http, "/v1/transactions", body);
+    assert_int_equal(r.status, 200);
+    snprintf(decision, 16, "%s", json_string_value(json_object_get(r.json, "decision")));
+    rule[0] = 0;
+    *version = 0;
+    json_t *rs = json_object_get(r.json, "reasons");
+    for (size_t k = 0; k < json_array_size(rs); k++) {
+        json_t *x = json_array_get(rs, k);
+        if (strcmp(json_string_value(json_object_get(x, "detector")), "rule")) continue;
+        snprintf(rule, 64, "%s", json_string_value(json_object_get(x, "feature")));
+        *version = (long) json_number_value(json_object_get(x, "value"));
+    }
+    e2e_resp_free(&r);
+}
+
+/* vigilctl rules push: every node scores with the new version within 1 s
+ * and enforces it (reason: rule id + version); a shadow rule is counted,
+ * never acted on; a bad file is refused with file:line:column; rollback
+ * restores the previous behaviour; a node that joins later gets the rules. */
+static void test_rules_cluster_wide(void **state)
+{
+    (void) state;
+    char out[8192], f1[300], f2[300], bad[300], decision[16], rule[64];
+    long version;
+    snprintf(f1, sizeof f1, "%s/rules1.vr", s_root);
+    snprintf(f2, sizeof f2, "%s/rules2.vr", s_root);
+    snprintf(bad, sizeof bad, "%s/bad.vr", s_root);
+    s_write(f1, "rule big_foreign {\n"
+                "  name     = \"Large purchase abroad\"\n"
+                "  severity = high\n"
+                "  action   = review\n"
+                "  when     = amount > 1000 and country not in (\"US\", \"CA\")\n"
+                "}\n");
+    s_write(f2, "rule big_foreign {\n"
+                "  severity = critical\n"
+                "  action   = block\n"
+                "  when     = amount > 1000 and country not in (\"US\", \"CA\")\n"
+                "}\n"
+                "rule watch_fr {\n"
+                "  mode = shadow\n"
+                "  action = block\n"
+                "  when = country = \"FR\"\n"
+                "}\n");
+    s_write(bad, "rule oops {\n  when = amout > 1000\n}\n");
+
+    int rc = s_vigilctl((const char *[]){"rules", "push", f1, NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    double t1 = s_rules_everywhere(1);
+    fprintf(stderr, "rules v1 on every node %.3f s after the push returned\n", t1);
+    assert_true(t1 >= 0 && t1 <= 1.0);
+    s_foreign("rf1", decision, rule, &version);
+    assert_string_equal(decision, "review");
+    assert_string_equal(rule, "big_foreign");
+    assert_int_equal(version, 1);
+
+    rc = s_vigilctl((const char *[]){"rules", "push", bad, NULL}, out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "bad.vr:2:10")); /* file:line:column of 'amout' */
+    assert_non_null(strstr(out, "amout"));
+
+    rc = s_vigilctl((const char *[]){"rules", "push", f2, NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    double t2 = s_rules_everywhere(2);
+    fprintf(stderr, "rules v2 on every node %.3f s after the push returned\n", t2);
+    assert_true(t2 >= 0 && t2 <= 1.0);
+    s_foreign("rf2", decision, rule, &version);
+    assert_string_equal(decision, "block");
+    assert_string_equal(rule, "big_foreign"); /* the shadow rule is not a reason */
+    assert_int_equal(version, 2);
+    rc = s_vigilctl((const char *[]){"--json", "rules", "stats", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    json_t *st = json_loads(out, 0, NULL);
+    json_t *total = json_object_get(st, "total");
+    long shadow_hits = -1;
+    for (size_t k = 0; k < json_array_size(total); k++) {
+        json_t *x = json_array_get(total, k);
+        if (!strcmp(json_string_value(json_object_get(x, "id")), "watch_fr"))
+            shadow_hits = (long) json_integer_value(json_object_get(x, "hits"));
+    }
+    json_decref(st);
+    assert_true(shadow_hits >= 1);                 /* counted on the node that scored rf2 */
+    e2e_resp_t r = e2e_get(&s_http2, "/v1/rules"); /* the same through the API */
+    assert_int_equal(r.status, 200);
+    json_t *api_rules = json_object_get(r.json, "rules");
+    long api_hits = -1;
+    for (size_t k = 0; k < json_array_size(api_rules); k++) {
+        json_t *x = json_array_get(api_rules, k);
+        if (!strcmp(json_string_value(json_object_get(x, "id")), "watch_fr"))
+            api_hits = (long) json_integer_value(json_object_get(x, "hits"));
+    }
+    assert_int_equal(api_hits, shadow_hits);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(r.json, "versions"), 0)), 2);
+    e2e_resp_free(&r);
+
+    rc = s_vigilctl((const char *[]){"rules", "rollback", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_true(s_rules_everywhere(1) >= 0);
+    s_foreign("rf3", decision, rule, &version);
+    assert_string_equal(decision, "review");
+    assert_int_equal(version, 1);
+
+    rc = s_vigilctl((const char *[]){"rules", "diff", "1", "2", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "+ rule watch_fr"));
+
+    s_start_node(NODES + 2, true); /* joins now: gets the active rules */
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[NODES + 2].port);
+    vg_transport_connect(s_tr, NODES + 2, ep);
+    long v5 = -1;
+    for (int k = 0; k < 300 && v5 != 1; k++, usleep(100000)) v5 = s_rules_version(NODES + 2);
+    assert_int_equal(v5, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_anomaly_queries_across_nodes),
         cmocka_unit_test(test_two_gateways),
         cmocka_unit_test(test_node_id_remembered),
+        cmocka_unit_test(test_rules_cluster_wide),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

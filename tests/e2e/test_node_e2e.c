@@ -330,6 +330,69 @@ static void test_body_limit(void **state)
     e2e_cleanup(&small);
 }
 
+/* A single node with --rules: hits act on the verdict (reason: rule id,
+ * version 1), GET /v1/rules counts them; a bad file stops the start with
+ * file:line:column. */
+static void test_rules_file(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/vigil-rules-XXXXXX", path[200], badp[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/ok.vr", dir);
+    snprintf(badp, sizeof badp, "%s/bad.vr", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("rule fr_big {\n  action = block\n  when = amount > 1000 and country = \"FR\"\n}\n"
+          "rule shadowed {\n  mode = shadow\n  when = amount > 1\n}\n",
+          f);
+    fclose(f);
+    f = fopen(badp, "w");
+    assert_non_null(f);
+    fputs("rule x {\n  when = amount >\n}\n", f);
+    fclose(f);
+    e2e_node_t n = {0};
+    const char *extra[] = {"--rules", path, NULL};
+    assert_int_equal(e2e_start(&n, extra), 0);
+    e2e_resp_t r = e2e_post(&n, "/v1/transactions",
+                            "{\"id\":\"r1\",\"user_id\":\"u\",\"amount\":2000,\"currency\":"
+                            "\"EUR\",\"country\":\"FR\",\"timestamp\":1767225600000}");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "block");
+    json_t *reason = json_array_get(json_object_get(r.json, "reasons"), 0);
+    assert_string_equal(json_string_value(json_object_get(reason, "detector")), "rule");
+    assert_string_equal(json_string_value(json_object_get(reason, "feature")), "fr_big");
+    assert_true(json_number_value(json_object_get(reason, "value")) == 1);
+    e2e_resp_free(&r);
+    r = e2e_post(&n, "/v1/transactions",
+                 "{\"id\":\"r2\",\"user_id\":\"v\",\"amount\":20,\"currency\":"
+                 "\"EUR\",\"country\":\"FR\",\"timestamp\":1767225600000}");
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "allow");
+    e2e_resp_free(&r);
+    r = e2e_get(&n, "/v1/rules");
+    assert_int_equal(r.status, 200);
+    json_t *rules = json_object_get(r.json, "rules");
+    assert_int_equal(json_array_size(rules), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 0), "hits")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 1), "hits")), 2);
+    e2e_resp_free(&r);
+    assert_int_equal(e2e_stop(&n, SIGTERM), 0);
+    e2e_cleanup(&n);
+    e2e_node_t b = {0};
+    const char *bad_extra[] = {"--rules", badp, NULL};
+    assert_int_not_equal(e2e_start(&b, bad_extra), 0);
+    FILE *log = fopen(b.log, "r");
+    char text[4096] = "";
+    size_t got = log ? fread(text, 1, sizeof text - 1, log) : 0;
+    text[got] = 0;
+    if (log) fclose(log);
+    assert_non_null(strstr(text, "bad.vr:3:1: expected a value"));
+    e2e_stop(&b, SIGKILL);
+    e2e_cleanup(&b);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_health_and_metrics(void **state)
 {
     (void) state;
@@ -367,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_table),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_health_and_metrics),
+        cmocka_unit_test(test_rules_file),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,0 +1,465 @@
+/* vigilctl_rules.c: the rules commands of vigilctl. Rule sets are checked
+ * by the leader when pushed (they must compile); diff compiles both
+ * versions here and compares rule by rule; backtest replays a history
+ * file through the node's feature code and the rule set, locally. */
+#include "vigilctl_rules.h"
+
+#include "vg_err.h"
+#include "vg_jw.h"
+#include "vg_json.h"
+#include "vg_mem.h"
+#include "vg_rules.h"
+#include "vg_rules_backtest.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+const char vigilctl_rules_help[] =
+    "  rules push FILE [--no-activate]\n"
+    "              compile-check FILE on the leader, commit it as the next rule\n"
+    "              set version and make it active on every node (within ~1 s);\n"
+    "              errors come back as FILE:LINE:COLUMN: what was expected\n"
+    "  rules push-list NAME FILE [--no-activate]\n"
+    "              a named list (one value per line, # comments) for\n"
+    "              `x in list \"NAME\"`; the active rules must still compile\n"
+    "  rules list  versions of the rule set and lists, and which are active\n"
+    "  rules show [V]  the source of version V (default: the active one)\n"
+    "  rules diff V1 V2  rules added, removed and changed between two versions\n"
+    "  rules rollback [V]  make version V (default: the one before) active again\n"
+    "  rules stats hits and errors per rule on every node (and their sum)\n"
+    "  rules backtest FILE --data HISTORY [--labels LABELS]\n"
+    "              replay HISTORY (NDJSON or a JSON array of transactions, in\n"
+    "              event order) through the node's feature code and the rules\n"
+    "              of FILE, locally: hits per rule, and precision/recall when\n"
+    "              LABELS (CSV id,label[,kind] or JSON {id: 0|1} / [ids]) is given\n";
+
+static int s_say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_say(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vigilctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(code == EXIT_USAGE ? "\n(try 'vigilctl --help')\n" : "\n", stderr);
+    va_end(ap);
+    return code;
+}
+
+static const char *s_sub(const vigilctl_rules_opts_t *o)
+{
+    return o->n_args ? o->args[0] : "";
+}
+
+static bool s_version(const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v = s ? strtoul(s, &end, 10) : 0;
+    if (!s || !*s || *end || v < 1 || v > UINT32_MAX) return false;
+    *out = (uint32_t) v;
+    return true;
+}
+
+int vigilctl_rules_check(const vigilctl_rules_opts_t *o)
+{
+    static const struct {
+        const char *name;
+        size_t min, max; /* arguments after the subcommand */
+    } subs[] = {{"push", 1, 1}, {"push-list", 2, 2}, {"list", 0, 0},  {"show", 0, 1},
+                {"diff", 2, 2}, {"rollback", 0, 1},  {"stats", 0, 0}, {"backtest", 1, 1}};
+    const char *sub = s_sub(o);
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(sub, subs[i].name)) continue;
+        size_t n = o->n_args - 1;
+        if (n < subs[i].min || n > subs[i].max)
+            return s_say(EXIT_USAGE, "rules %s: wrong number of arguments", sub);
+        if (!strcmp(sub, "backtest") && !o->data)
+            return s_say(EXIT_USAGE, "rules backtest: --data HISTORY is required");
+        if (strcmp(sub, "backtest") && (o->data || o->labels))
+            return s_say(EXIT_USAGE, "--data and --labels go with rules backtest");
+        uint32_t v;
+        for (size_t k = 1; k < o->n_args && (!strcmp(sub, "show") || !strcmp(sub, "diff") ||
+                                             !strcmp(sub, "rollback"));
+             k++)
+            if (!s_version(o->args[k], &v))
+                return s_say(EXIT_USAGE, "rules %s: '%s' is not a version (1, 2, ...)", sub,
+                             o->args[k]);
+        return EXIT_OK;
+    }
+    return s_say(EXIT_USAGE,
+                 "rules: unknown subcommand '%s' (push, push-list, list, show, diff, rollback, "
+                 "stats, backtest)",
+                 sub);
+}
+
+bool vigilctl_rules_local(const vigilctl_rules_opts_t *o)
+{
+    return !strcmp(s_sub(o), "backtest");
+}
+
+static char *s_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = vg_malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) buf = vg_realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n < cap ? n : cap - 1] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Exit code of an answer that was not accepted; prints why. */
+static int s_exit_for(int rc, const vg_ctl_result_t *res)
+{
+    if (rc == VG_ERR_TIMEOUT) return s_say(EXIT_UNREACHABLE, "%s", res->message);
+    if (rc) return s_say(EXIT_FAILED, "%s", res->message[0] ? res->message : vg_strerror(rc));
+    if (res->code)
+        return s_say(EXIT_FAILED, "node %u refused: %s (%s)", res->node, res->message,
+                     vg_errname(res->code));
+    return EXIT_OK;
+}
+
+/* A JSON answer: printed raw with --json, else handed to view. */
+static int s_admin(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd, uint32_t arg,
+                   vg_ctl_result_t *res)
+{
+    int rc = vg_ctl_admin(ctl, cmd, arg, o->reply_ms, res);
+    return s_exit_for(rc, res);
+}
+
+static int s_push(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *name, const char *path)
+{
+    size_t len;
+    char *content = s_read_file(path, &len);
+    if (!content) return s_say(EXIT_FAILED, "cannot read %s", path);
+    vg_ctl_result_t res;
+    int rc = vg_ctl_blob_put(ctl, 0, name, content, len, !o->no_activate, o->reply_ms, &res);
+    free(content);
+    if (!rc && res.code && !strncmp(res.message, "rules:", 6)) { /* the leader's name for it */
+        char msg[sizeof res.message];
+        snprintf(msg, sizeof msg, "%s%s", path, res.message + 5);
+        snprintf(res.message, sizeof res.message, "%s", msg);
+    }
+    int code = s_exit_for(rc, &res);
+    if (!code && o->json) {
+        fwrite(res.json, 1, res.json_len, stdout);
+        fputc('\n', stdout);
+    } else if (!code) {
+        json_t *j = json_loadb(res.json, res.json_len, 0, NULL);
+        json_t *n = json_object_get(j, "rules");
+        printf("%s v%lld committed by node %u%s", json_string_value(json_object_get(j, "name")),
+               (long long) json_integer_value(json_object_get(j, "version")), res.node,
+               json_is_true(json_object_get(j, "active")) ? " and active" : " (not active)");
+        if (n) printf(", %lld rules", (long long) json_integer_value(n));
+        printf(", hash %s\n", json_string_value(json_object_get(j, "hash")));
+        json_decref(j);
+    }
+    vg_ctl_result_fini(&res);
+    return code;
+}
+
+/* The "source" string of a rules.show answer, malloc'd. */
+static char *s_source(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, uint32_t version, int *code)
+{
+    vg_ctl_result_t res;
+    *code = s_admin(ctl, o, "rules.show", version, &res);
+    char *out = NULL;
+    if (!*code) {
+        vg_arena_t a = VG_ARENA_INIT;
+        vg_jr_t r;
+        vg_jr_init(&r, res.json, res.json_len, &a);
+        bool first = true;
+        vg_str_t key;
+        if (!vg_jr_obj_begin(&r))
+            while (vg_jr_obj_next(&r, &first, &key) == 1) {
+                vg_str_t v;
+                if (vg_str_eq_c(key, "source") && !vg_jr_string(&r, &v))
+                    out = vg_strndup(v.ptr, v.len);
+                else
+                    vg_jr_skip(&r);
+            }
+        vg_arena_fini(&a);
+        if (!out) *code = s_say(EXIT_FAILED, "node %u sent no source", res.node);
+    }
+    vg_ctl_result_fini(&res);
+    return out;
+}
+
+static vg_ruleset_t *s_compile(const char *src, const char *what, int *code)
+{
+    vg_ruleset_t *rs = NULL;
+    vg_rules_err_t err;
+    memset(&err, 0, sizeof err);
+    vg_rule_lists_t *lists = vg_rule_lists_new(); /* lists: compile against none */
+    if (vg_ruleset_compile(src, strlen(src), what, NULL, &rs, &err)) {
+        char msg[400];
+        *code = s_say(EXIT_FAILED, "%s", vg_rules_err_str(&err, msg, sizeof msg));
+    }
+    vg_rule_lists_destroy(&lists);
+    return rs;
+}
+
+static bool s_same_meta(const vg_rule_meta_t *a, const vg_rule_meta_t *b)
+{
+    return !strcmp(a->name, b->name) && !strcmp(a->description, b->description) &&
+           a->severity == b->severity && a->action == b->action && a->weight == b->weight &&
+           a->enabled == b->enabled && a->shadow == b->shadow && !strcmp(a->when_src, b->when_src);
+}
+
+static void s_print_rule(char mark, const vg_rule_meta_t *r)
+{
+    printf("%c rule %s  [%s, %s, %s%s]\n    when = %s\n", mark, r->id,
+           vg_severity_name(r->severity), vg_rule_action_name(r->action),
+           r->shadow ? "shadow" : "active", r->enabled ? "" : ", disabled", r->when_src);
+}
+
+static int s_diff(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    uint32_t v1 = 0, v2 = 0;
+    s_version(o->args[1], &v1);
+    s_version(o->args[2], &v2);
+    int code;
+    char *a = s_source(ctl, o, v1, &code), *b = a ? s_source(ctl, o, v2, &code) : NULL;
+    vg_ruleset_t *ra = b ? s_compile(a, o->args[1], &code) : NULL;
+    vg_ruleset_t *rb = ra ? s_compile(b, o->args[2], &code) : NULL;
+    if (rb) {
+        size_t changes = 0;
+        printf("rules v%u -> v%u\n", v1, v2);
+        for (size_t i = 0; i < vg_ruleset_count(ra); i++) {
+            const vg_rule_meta_t *x = vg_ruleset_rule(ra, i);
+            int j = vg_ruleset_find(rb, x->id);
+            if (j < 0) {
+                s_print_rule('-', x), changes++;
+            } else if (!s_same_meta(x, vg_ruleset_rule(rb, (size_t) j))) {
+                s_print_rule('-', x), s_print_rule('+', vg_ruleset_rule(rb, (size_t) j));
+                changes++;
+            }
+        }
+        for (size_t i = 0; i < vg_ruleset_count(rb); i++)
+            if (vg_ruleset_find(ra, vg_ruleset_rule(rb, i)->id) < 0)
+                s_print_rule('+', vg_ruleset_rule(rb, i)), changes++;
+        printf("%zu rule(s) differ\n", changes);
+        code = EXIT_OK;
+    }
+    vg_ruleset_destroy(&ra);
+    vg_ruleset_destroy(&rb);
+    free(a);
+    free(b);
+    return code;
+}
+
+static int s_backtest(const vigilctl_rules_opts_t *o)
+{
+    size_t len;
+    char *src = s_read_file(o->args[1], &len);
+    if (!src) return s_say(EXIT_FAILED, "cannot read %s", o->args[1]);
+    vg_ruleset_t *rs = NULL;
+    vg_rules_err_t err;
+    memset(&err, 0, sizeof err);
+    int code = EXIT_OK;
+    if (vg_ruleset_compile(src, len, o->args[1], NULL, &rs, &err)) {
+        char msg[400];
+        code = s_say(EXIT_FAILED, "%s", vg_rules_err_str(&err, msg, sizeof msg));
+    }
+    free(src);
+    if (code) return code;
+    vg_backtest_opts_t opts;
+    vg_backtest_opts_default(&opts);
+    vg_backtest_report_t rep;
+    char why[400];
+    if (vg_backtest_run_files(rs, o->data, o->labels, &opts, &rep, why, sizeof why)) {
+        code = s_say(EXIT_FAILED, "%s", why);
+    } else if (o->json) {
+        vg_jw_t w;
+        vg_jw_init(&w);
+        vg_backtest_json(&rep, rs, &w);
+        fwrite(w.buf, 1, w.len, stdout);
+        fputc('\n', stdout);
+        vg_jw_fini(&w);
+    } else {
+        vg_backtest_print(&rep, rs, stdout);
+    }
+    if (!code) vg_backtest_report_fini(&rep);
+    vg_ruleset_destroy(&rs);
+    return code;
+}
+
+static int s_show_json(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd, uint32_t arg)
+{
+    vg_ctl_result_t res;
+    int code = s_admin(ctl, o, cmd, arg, &res);
+    if (!code) {
+        fwrite(res.json, 1, res.json_len, stdout);
+        fputc('\n', stdout);
+    }
+    vg_ctl_result_fini(&res);
+    return code;
+}
+
+static int s_list(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    vg_ctl_result_t res;
+    int code = s_admin(ctl, o, "rules.list", 0, &res);
+    json_t *j = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
+    if (!code && o->json) {
+        fwrite(res.json, 1, res.json_len, stdout);
+        fputc('\n', stdout);
+    } else if (!code) {
+        json_t *names = json_object_get(j, "names");
+        if (!json_array_size(names)) printf("no rule set pushed yet\n");
+        for (size_t i = 0; i < json_array_size(names); i++) {
+            json_t *e = json_array_get(names, i), *vs = json_object_get(e, "versions");
+            json_int_t active = json_integer_value(json_object_get(e, "active"));
+            printf("%s (active: %s%lld)\n", json_string_value(json_object_get(e, "name")),
+                   active ? "v" : "none", (long long) active);
+            for (size_t k = 0; k < json_array_size(vs); k++) {
+                json_t *v = json_array_get(vs, k);
+                json_int_t ver = json_integer_value(json_object_get(v, "version"));
+                printf("  %c v%-5lld %8lld bytes  %s\n", ver == active ? '*' : ' ', (long long) ver,
+                       (long long) json_integer_value(json_object_get(v, "size")),
+                       json_string_value(json_object_get(v, "hash")));
+            }
+        }
+    }
+    json_decref(j);
+    vg_ctl_result_fini(&res);
+    return code;
+}
+
+/* rules.stats of every member (the node asked lists them), summed. */
+static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    vg_ctl_result_t res;
+    int code = s_admin(ctl, o, "status", 0, &res);
+    json_t *st = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
+    vg_ctl_result_fini(&res);
+    json_t *members = json_object_get(st, "members"), *all = json_array(), *sum = json_object();
+    json_t *order = json_array();
+    for (size_t i = 0; !code && i < json_array_size(members); i++) {
+        json_t *m = json_array_get(members, i);
+        const char *addr = json_string_value(json_object_get(m, "data_addr"));
+        if (!addr || !json_is_true(json_object_get(m, "alive"))) continue;
+        const char *addrs[1] = {addr};
+        vg_ctl_config_t cfg = {.addrs = addrs, .n_addrs = 1, .reach_timeout_ms = o->reply_ms};
+        vg_ctl_t *one = NULL;
+        char err[300];
+        vg_ctl_result_t r;
+        if (vg_ctl_new(&cfg, &one, err, sizeof err) ||
+            vg_ctl_admin(one, "rules.stats", 0, o->reply_ms, &r) || r.code) {
+            fprintf(stderr, "vigilctl: node at %s: no rule stats\n", addr);
+            if (one) vg_ctl_result_fini(&r);
+            vg_ctl_destroy(&one);
+            continue;
+        }
+        json_t *j = json_loadb(r.json, r.json_len, 0, NULL);
+        vg_ctl_result_fini(&r);
+        vg_ctl_destroy(&one);
+        if (!j) continue;
+        json_array_append(all, j);
+        json_t *rules = json_object_get(j, "rules");
+        for (size_t k = 0; k < json_array_size(rules); k++) {
+            json_t *x = json_array_get(rules, k);
+            const char *id = json_string_value(json_object_get(x, "id"));
+            json_t *acc = id ? json_object_get(sum, id) : NULL;
+            if (!id) continue;
+            if (!acc) {
+                acc = json_deep_copy(x);
+                json_object_set_new(acc, "hits", json_integer(0));
+                json_object_set_new(acc, "errors", json_integer(0));
+                json_object_set_new(sum, id, acc);
+                json_array_append_new(order, json_string(id));
+            }
+            json_object_set_new(acc, "hits",
+                                json_integer(json_integer_value(json_object_get(acc, "hits")) +
+                                             json_integer_value(json_object_get(x, "hits"))));
+            json_object_set_new(acc, "errors",
+                                json_integer(json_integer_value(json_object_get(acc, "errors")) +
+                                             json_integer_value(json_object_get(x, "errors"))));
+        }
+        json_decref(j);
+    }
+    if (!code && o->json) {
+        json_t *total = json_array();
+        for (size_t k = 0; k < json_array_size(order); k++)
+            json_array_append(total,
+                              json_object_get(sum, json_string_value(json_array_get(order, k))));
+        json_t *out = json_pack("{s:O, s:o}", "nodes", all, "total", total);
+        char *text = json_dumps(out, JSON_COMPACT);
+        puts(text);
+        free(text);
+        json_decref(out);
+    } else if (!code) {
+        printf("%-24s %-7s %-7s %-9s %12s %8s\n", "rule", "mode", "action", "severity", "hits",
+               "errors");
+        for (size_t k = 0; k < json_array_size(order); k++) {
+            json_t *x = json_object_get(sum, json_string_value(json_array_get(order, k)));
+            printf("%-24s %-7s %-7s %-9s %12lld %8lld\n",
+                   json_string_value(json_object_get(x, "id")),
+                   json_string_value(json_object_get(x, "mode")),
+                   json_string_value(json_object_get(x, "action")),
+                   json_string_value(json_object_get(x, "severity")),
+                   (long long) json_integer_value(json_object_get(x, "hits")),
+                   (long long) json_integer_value(json_object_get(x, "errors")));
+        }
+        printf("(%zu nodes; rule set version ", json_array_size(all));
+        for (size_t i = 0; i < json_array_size(all); i++)
+            printf(
+                "%s%lld", i ? "/" : "",
+                (long long) json_integer_value(json_object_get(json_array_get(all, i), "version")));
+        printf(")\n");
+    }
+    json_decref(order);
+    json_decref(sum);
+    json_decref(all);
+    json_decref(st);
+    return code;
+}
+
+int vigilctl_rules_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    const char *sub = s_sub(o);
+    uint32_t v = 0;
+    if (o->n_args > 1 && strcmp(sub, "push") && strcmp(sub, "push-list") && strcmp(sub, "backtest"))
+        s_version(o->args[1], &v);
+    if (!strcmp(sub, "backtest")) return s_backtest(o);
+    if (!strcmp(sub, "push")) return s_push(ctl, o, "rules", o->args[1]);
+    if (!strcmp(sub, "push-list")) {
+        char name[80];
+        snprintf(name, sizeof name, "list.%s", o->args[1]);
+        return s_push(ctl, o, name, o->args[2]);
+    }
+    if (!strcmp(sub, "diff")) return s_diff(ctl, o);
+    if (!strcmp(sub, "show") && !o->json) {
+        int code;
+        char *src = s_source(ctl, o, v, &code);
+        if (src) fputs(src, stdout);
+        free(src);
+        return code;
+    }
+    if (!strcmp(sub, "show")) return s_show_json(ctl, o, "rules.show", v);
+    if (!strcmp(sub, "list")) return s_list(ctl, o);
+    if (!strcmp(sub, "rollback") && o->json) return s_show_json(ctl, o, "rules.rollback", v);
+    if (!strcmp(sub, "rollback")) {
+        vg_ctl_result_t res;
+        int code = s_admin(ctl, o, "rules.rollback", v, &res);
+        if (!code) {
+            json_t *j = json_loadb(res.json, res.json_len, 0, NULL);
+            printf("rule set v%lld is active\n",
+                   (long long) json_integer_value(json_object_get(j, "active")));
+            json_decref(j);
+            vg_ctl_result_fini(&res);
+        }
+        return code;
+    }
+    return s_stats(ctl, o);
+}
