@@ -6,7 +6,7 @@
 # velocity counts, hours, novelty flags, string functions); a few of them
 # fire on a few percent of the traffic (amounts are in local currencies),
 # so hits are combined into verdicts too. Prints
-# "BENCH rules_<n>_tx_per_s <value> tx/s" for ops/bench.sh.
+# "BENCH scoring_rules_<n>_tx_per_s <value> tx/s" for ops/bench.sh.
 # Usage: bench_rules_http [seconds per run, default 10]
 set -euo pipefail
 bin=$(cd "$(dirname "$0")" && pwd)
@@ -62,6 +62,6 @@ for n in 0 100 1000; do
         --users 5000 --history-days 3 --duration "$secs" 2>/dev/null)
   hits=$(curl -fsS "http://127.0.0.1:$port/v1/rules" | field "sum(r['hits'] for r in d['rules'])")
   echo "$out" | field "'  %.0f tx/s, request p50 %.1f ms p99 %.1f ms, rule hits $hits' % (d['measured']['tx_per_s'], d['latency_ms']['p50'], d['latency_ms']['p99'])"
-  echo "BENCH rules_${n}_tx_per_s $(echo "$out" | field "round(d['measured']['tx_per_s'])") tx/s"
+  echo "BENCH scoring_rules_${n}_tx_per_s $(echo "$out" | field "round(d['measured']['tx_per_s'])") tx/s"
   stop_node
 done
