@@ -11,6 +11,7 @@
 #define S_GET  1
 #define S_STAT 2
 
+/* Encoded items and their count (the array header comes last). */
 typedef struct {
     vg_mpw_t items;
     uint32_t n;
@@ -24,14 +25,9 @@ static int s_on_record(void *arg, const vg_anomaly_rec_t *rec)
     return 0;
 }
 
-typedef struct {
-    vg_mpw_t items;
-    uint32_t n;
-} s_buckets_t;
-
 static int s_on_bucket(void *arg, const vg_anomaly_bucket_t *b)
 {
-    s_buckets_t *c = arg;
+    s_collect_t *c = arg;
     vg_mpw_array(&c->items, 9);
     vg_mpw_int(&c->items, b->start_ms);
     vg_mpw_uint(&c->items, b->total);
@@ -69,7 +65,7 @@ int vg_anomaly_svc_answer(vg_store_t *s, const vg_body_anomaly_query_t *q, vg_mp
                           char *next_cursor, vg_mpw_t *buckets)
 {
     s_collect_t c = {.n = 0};
-    s_buckets_t bk = {.n = 0};
+    s_collect_t bk = {.n = 0};
     vg_mpw_init(&c.items);
     vg_mpw_init(&bk.items);
     next_cursor[0] = 0;

@@ -39,20 +39,27 @@ vg_severity vg_severity_from_score(double score)
 
 /* ---- msgpack ----------------------------------------------------------- */
 
-void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w)
+/* The record up to and including its transaction (fields 0..8). */
+static void s_encode_head(vg_mpw_t *w, const vg_tx_t *tx, int64_t detected_ms, double score,
+                          unsigned decision, unsigned severity)
 {
-    const vg_tx_t *tx = a->tx;
-    const vg_verdict_t *v = a->verdict;
     vg_mpw_array(w, VG_ANOMALY_MP_FIELDS);
     vg_mpw_uint(w, VG_ANOMALY_MP_VERSION);
     vg_mpw_ostr(w, tx->id);
     vg_mpw_ostr(w, tx->user_id);
     vg_mpw_int(w, tx->ts_ms);
-    vg_mpw_int(w, a->detected_ms);
-    vg_mpw_f64(w, v->score);
-    vg_mpw_uint(w, v->decision);
-    vg_mpw_uint(w, vg_severity_from_score(v->score));
+    vg_mpw_int(w, detected_ms);
+    vg_mpw_f64(w, score);
+    vg_mpw_uint(w, decision);
+    vg_mpw_uint(w, severity);
     vg_tx_encode(tx, w);
+}
+
+void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w)
+{
+    const vg_verdict_t *v = a->verdict;
+    s_encode_head(w, a->tx, a->detected_ms, v->score, v->decision,
+                  vg_severity_from_score(v->score));
     if (a->features) {
         const double *f = vg_features_array(a->features);
         vg_mpw_map(w, VG_FEATURE_COUNT);
@@ -70,16 +77,8 @@ void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w)
 
 void vg_anomaly_rec_encode(const vg_anomaly_rec_t *rec, vg_mpw_t *w)
 {
-    vg_mpw_array(w, VG_ANOMALY_MP_FIELDS);
-    vg_mpw_uint(w, VG_ANOMALY_MP_VERSION);
-    vg_mpw_ostr(w, rec->id);
-    vg_mpw_ostr(w, rec->user_id);
-    vg_mpw_int(w, rec->ts_ms);
-    vg_mpw_int(w, rec->detected_ms);
-    vg_mpw_f64(w, rec->score);
-    vg_mpw_uint(w, rec->decision);
-    vg_mpw_uint(w, rec->severity);
-    vg_tx_encode(&rec->tx, w);
+    /* the decoder checked that id, user_id and ts_ms are the tx's */
+    s_encode_head(w, &rec->tx, rec->detected_ms, rec->score, rec->decision, rec->severity);
     vg_mpw_map(w, rec->n_features);
     for (uint32_t i = 0; i < rec->n_features; i++) {
         vg_mpw_ostr(w, rec->feature_names[i]);

@@ -756,6 +756,17 @@ static double s_rules_everywhere(long v)
     return -1;
 }
 
+/* vigilctl rules push FILE; every node must score with `version` within
+ * 1 s of the command's return (the issue's limit). */
+static void s_push_everywhere(const char *file, long version)
+{
+    char out[4096];
+    assert_int_equal(s_vigilctl((const char *[]){"rules", "push", file, NULL}, out, sizeof out), 0);
+    double t = s_rules_everywhere(version);
+    fprintf(stderr, "rules v%ld on every node %.3f s after the push returned\n", version, t);
+    assert_true(t >= 0 && t <= 1.0);
+}
+
 /* Scores one foreign purchase of a fresh user; its decision and the rule
  * reason's rule id and version ("" / 0 when none). */
 static void s_foreign(const char *id, char *decision, char *rule, long *version)
@@ -810,26 +821,18 @@ static void test_rules_cluster_wide(void **state)
                 "}\n");
     s_write(bad, "rule oops {\n  when = amout > 1000\n}\n");
 
-    int rc = s_vigilctl((const char *[]){"rules", "push", f1, NULL}, out, sizeof out);
-    assert_int_equal(rc, 0);
-    double t1 = s_rules_everywhere(1);
-    fprintf(stderr, "rules v1 on every node %.3f s after the push returned\n", t1);
-    assert_true(t1 >= 0 && t1 <= 1.0);
+    s_push_everywhere(f1, 1);
     s_foreign("rf1", decision, rule, &version);
     assert_string_equal(decision, "review");
     assert_string_equal(rule, "big_foreign");
     assert_int_equal(version, 1);
 
-    rc = s_vigilctl((const char *[]){"rules", "push", bad, NULL}, out, sizeof out);
+    int rc = s_vigilctl((const char *[]){"rules", "push", bad, NULL}, out, sizeof out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "bad.vr:2:10")); /* file:line:column of 'amout' */
     assert_non_null(strstr(out, "amout"));
 
-    rc = s_vigilctl((const char *[]){"rules", "push", f2, NULL}, out, sizeof out);
-    assert_int_equal(rc, 0);
-    double t2 = s_rules_everywhere(2);
-    fprintf(stderr, "rules v2 on every node %.3f s after the push returned\n", t2);
-    assert_true(t2 >= 0 && t2 <= 1.0);
+    s_push_everywhere(f2, 2);
     s_foreign("rf2", decision, rule, &version);
     assert_string_equal(decision, "block");
     assert_string_equal(rule, "big_foreign"); /* the shadow rule is not a reason */
