@@ -800,6 +800,7 @@ static void test_rules_cluster_wide(void **state)
     (void) state;
     char out[8192], f1[300], f2[300], bad[300], decision[16], rule[64];
     long version;
+    e2e_resp_t r;
     snprintf(f1, sizeof f1, "%s/rules1.vr", s_root);
     snprintf(f2, sizeof f2, "%s/rules2.vr", s_root);
     snprintf(bad, sizeof bad, "%s/bad.vr", s_root);
@@ -848,8 +849,8 @@ static void test_rules_cluster_wide(void **state)
             shadow_hits = (long) json_integer_value(json_object_get(x, "hits"));
     }
     json_decref(st);
-    assert_true(shadow_hits >= 1);                 /* counted on the node that scored rf2 */
-    e2e_resp_t r = e2e_get(&s_http2, "/v1/rules"); /* the same through the API */
+    assert_true(shadow_hits >= 1);      /* counted on the node that scored rf2 */
+    r = e2e_get(&s_http2, "/v1/rules"); /* the same through the API */
     assert_int_equal(r.status, 200);
     json_t *api_rules = json_object_get(r.json, "rules");
     long api_hits = -1;
@@ -873,13 +874,74 @@ static void test_rules_cluster_wide(void **state)
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "+ rule watch_fr"));
 
+    rc = s_vigilctl((const char *[]){"rules", "list", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rules (active: v1)"));
+    rc = s_vigilctl((const char *[]){"rules", "show", "2", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rule watch_fr"));
+
+    /* named lists: pushed and versioned apart from the rules */
+    char lst[300], f3[300];
+    snprintf(lst, sizeof lst, "%s/blocked.txt", s_root);
+    snprintf(f3, sizeof f3, "%s/rules3.vr", s_root);
+    s_write(lst, "# merchants we refuse\nm-evil\n");
+    s_write(f3, "rule blocked_merchant {\n  action = block\n"
+                "  when = merchant_id in list \"blocked\"\n}\n");
+    rc = s_vigilctl((const char *[]){"rules", "push", f3, NULL}, out, sizeof out);
+    assert_int_equal(rc, 1); /* the list does not exist yet */
+    assert_non_null(strstr(out, "blocked"));
+    rc = s_vigilctl((const char *[]){"rules", "push-list", "blocked", lst, NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    s_push_everywhere(f3, 3);
+    const char *merchant_tx = "{\"id\":\"%s\",\"user_id\":\"mu-%s\",\"amount\":5,\"currency\":"
+                              "\"EUR\",\"merchant_id\":\"%s\",\"timestamp\":1767225600000}";
+    char body[300];
+    snprintf(body, sizeof body, merchant_tx, "rm1", "rm1", "m-evil");
+    r = e2e_post(&s_http, "/v1/transactions", body);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "block");
+    e2e_resp_free(&r);
+    s_write(lst, "m-evil\nm-worse\n"); /* list v2: every node recompiles with it */
+    rc = s_vigilctl((const char *[]){"rules", "push-list", "blocked", lst, NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    bool blocked = false;
+    for (int k = 0; k < 100 && !blocked; k++, usleep(20000)) {
+        char id[16];
+        snprintf(id, sizeof id, "rm2-%d", k);
+        snprintf(body, sizeof body, merchant_tx, id, id, "m-worse");
+        r = e2e_post(&s_http, "/v1/transactions", body);
+        blocked = !strcmp(json_string_value(json_object_get(r.json, "decision")), "block");
+        e2e_resp_free(&r);
+    }
+    assert_true(blocked);
+
+    /* backtest: local, no cluster */
+    char data[300], labels[300];
+    snprintf(data, sizeof data, "%s/history.ndjson", s_root);
+    snprintf(labels, sizeof labels, "%s/labels.csv", s_root);
+    s_write(data, "{\"id\":\"h1\",\"user_id\":\"a\",\"amount\":5,\"currency\":\"EUR\","
+                  "\"country\":\"FR\",\"timestamp\":1767225600000}\n"
+                  "{\"id\":\"h2\",\"user_id\":\"a\",\"amount\":5000,\"currency\":\"EUR\","
+                  "\"country\":\"FR\",\"timestamp\":1767225660000}\n");
+    s_write(labels, "id,label,kind\nh1,0,routine\nh2,1,amount_spike\n");
+    rc = s_vigilctl((const char *[]){"--json", "rules", "backtest", f1, "--data", data, "--labels",
+                                     labels, NULL},
+                    out, sizeof out);
+    assert_int_equal(rc, 0);
+    json_t *bt = json_loads(out, 0, NULL);
+    assert_non_null(bt);
+    char *dump = json_dumps(bt, JSON_COMPACT);
+    assert_non_null(strstr(dump, "big_foreign"));
+    free(dump);
+    json_decref(bt);
+
     s_start_node(NODES + 2, true); /* joins now: gets the active rules */
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[NODES + 2].port);
     vg_transport_connect(s_tr, NODES + 2, ep);
     long v5 = -1;
-    for (int k = 0; k < 300 && v5 != 1; k++, usleep(100000)) v5 = s_rules_version(NODES + 2);
-    assert_int_equal(v5, 1);
+    for (int k = 0; k < 300 && v5 != 3; k++, usleep(100000)) v5 = s_rules_version(NODES + 2);
+    assert_int_equal(v5, 3);
 }
 
 int main(void)
