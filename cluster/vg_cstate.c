@@ -514,6 +514,10 @@ static int s_activate(s_cmd_t *c)
     long i = s_find_name(k, name);
     if (i < 0) return s_fail(c, VG_ERR_NOT_FOUND, "%.*s: no such name", (int) name.len, name.ptr);
     s_named_t *e = k->names[i];
+    if (version == 0) { /* none active (a shadow model switched off) */
+        e->active = 0;
+        return 0;
+    }
     for (uint32_t j = 0; j < e->n; j++) {
         if (e->v[j].version == version) {
             e->active = version;

@@ -36,9 +36,9 @@
  *   6 ASSIGN_SHARDS         expected_map_epoch u64 (0 = any),
  *                           [[shard u32, new_owner u32, expected_epoch u64 (0 = any)]...]
  *   7 PUT_RULESET_VERSION   name str, version u64 (>0), hash bin, size u64
- *   8 ACTIVATE_RULESET      name, version
+ *   8 ACTIVATE_RULESET      name, version (0 = none active)
  *   9 PUT_MODEL_VERSION     name, version, hash, size
- *  10 ACTIVATE_MODEL        name, version
+ *  10 ACTIVATE_MODEL        name, version (0 = none active)
  *
  * A command is validated completely before anything changes: a rejected
  * command leaves the state untouched (on every node alike). */

@@ -97,8 +97,8 @@ typedef struct {
 } s_cmd_t;
 
 static const s_cmd_t s_cmds[] = {
-    {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true},
-    {"remove", true},  {"map", false},   {"rules", false},   {"help", false},
+    {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true}, {"remove", true},
+    {"map", false},    {"rules", false}, {"models", false},  {"help", false},
 };
 
 /* "vigilctl: <message>\n" on stderr, plus a pointer to --help for usage
@@ -190,8 +190,8 @@ static int s_option(int argc, char **argv, int *i, s_opts_t *o, bool *done)
         *(data ? &o->rules.data : &o->rules.labels) = v;
         return EXIT_OK;
     }
-    if (S_IS("--no-activate", "--no-activate")) {
-        o->rules.no_activate = true;
+    if (S_IS("--no-activate", "--no-activate") || S_IS("--activate", "--activate")) {
+        *(S_IS("--activate", "--activate") ? &o->rules.activate : &o->rules.no_activate) = true;
         return EXIT_OK;
     }
     if (S_IS("--timeout", "-t")) {
@@ -217,7 +217,8 @@ static int s_positional(const char *a, int *npos, s_opts_t *o)
             }
         return s_usage("unknown command '%s' (status, nodes, drain ID, remove ID, map, help)", a);
     }
-    if (!strcmp(o->command, "rules")) {
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models")) {
+        o->rules.models = !strcmp(o->command, "models");
         if (o->rules.n_args == VG_ARRAY_LEN(o->rules.args))
             return s_usage("rules: unexpected argument '%s'", a);
         o->rules.args[o->rules.n_args++] = a;
@@ -254,9 +255,10 @@ static int s_parse_args(int argc, char **argv, s_opts_t *o, bool *done)
     if (!o->command) return s_usage("no command given (status, nodes, drain ID, remove ID, map)");
     if ((!strcmp(o->command, "drain") || !strcmp(o->command, "remove")) && !o->node_id)
         return s_usage("%s: missing node ID (usage: vigilctl %s ID)", o->command, o->command);
-    if (!strcmp(o->command, "rules")) return vigilctl_rules_check(&o->rules);
-    if (o->rules.data || o->rules.labels || o->rules.no_activate)
-        return s_usage("--data, --labels and --no-activate go with the rules commands");
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models"))
+        return vigilctl_rules_check(&o->rules);
+    if (o->rules.data || o->rules.labels || o->rules.no_activate || o->rules.activate)
+        return s_usage("--data, --labels, --activate and --no-activate go with rules/models");
     return EXIT_OK;
 }
 
@@ -403,7 +405,8 @@ static int s_run(s_opts_t *o)
 {
     o->rules.json = o->json;
     o->rules.reply_ms = o->timeout_ms > 0 ? o->timeout_ms : S_TIMEOUT_MS;
-    if (!strcmp(o->command, "rules") && vigilctl_rules_local(&o->rules))
+    if ((!strcmp(o->command, "rules") || !strcmp(o->command, "models")) &&
+        vigilctl_rules_local(&o->rules))
         return vigilctl_rules_run(NULL, &o->rules);
     int code = s_find_nodes(o);
     if (code) return code;
@@ -415,7 +418,7 @@ static int s_run(s_opts_t *o)
     char err[512];
     int rc = vg_ctl_new(&cfg, &ctl, err, sizeof err);
     if (rc) return s_fail(rc == VG_ERR_INVALID ? EXIT_USAGE : EXIT_FAILED, "%s", err);
-    if (!strcmp(o->command, "rules"))
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models"))
         code = vigilctl_rules_run(ctl, &o->rules);
     else if (!strcmp(o->command, "map"))
         code = s_run_map(ctl, o, reply_ms);

@@ -36,7 +36,17 @@ const char vigilctl_rules_help[] =
     "              replay HISTORY (NDJSON or a JSON array of transactions, in\n"
     "              event order) through the node's feature code and the rules\n"
     "              of FILE, locally: hits per rule, and precision/recall when\n"
-    "              LABELS (CSV id,label[,kind] or JSON {id: 0|1} / [ids]) is given\n";
+    "              LABELS (CSV id,label[,kind] or JSON {id: 0|1} / [ids]) is given\n"
+    "  models push FILE [--activate]\n"
+    "              a vigil-train artifact: checked on the leader (format,\n"
+    "              checksum, feature schema of the running engine), committed\n"
+    "              as the next model version; --activate makes it score\n"
+    "  models list versions, and which are active and shadow\n"
+    "  models activate V  make version V score on every node\n"
+    "  models rollback [V]  make version V (default: the one before) score again\n"
+    "  models shadow V|off  score V alongside the active model, never acting on it\n"
+    "  models stats  per node and summed: transactions scored and flagged by the\n"
+    "              active and the shadow model, and flagged by both\n";
 
 static int s_say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int s_say(int code, const char *fmt, ...)
@@ -64,8 +74,40 @@ static bool s_version(const char *s, uint32_t *out)
     return true;
 }
 
+static int s_models_check(const vigilctl_rules_opts_t *o)
+{
+    static const struct {
+        const char *name;
+        size_t min, max;
+    } subs[] = {{"push", 1, 1},     {"list", 0, 0},   {"activate", 1, 1},
+                {"rollback", 0, 1}, {"shadow", 1, 1}, {"stats", 0, 0}};
+    const char *sub = s_sub(o);
+    uint32_t v;
+    if (o->data || o->labels || o->no_activate)
+        return s_say(EXIT_USAGE, "--data, --labels and --no-activate go with rules commands");
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(sub, subs[i].name)) continue;
+        size_t n = o->n_args - 1;
+        if (n < subs[i].min || n > subs[i].max)
+            return s_say(EXIT_USAGE, "models %s: wrong number of arguments", sub);
+        if (o->activate && strcmp(sub, "push"))
+            return s_say(EXIT_USAGE, "--activate goes with models push");
+        bool off = !strcmp(sub, "shadow") && n == 1 && !strcmp(o->args[1], "off");
+        if ((!strcmp(sub, "activate") || !strcmp(sub, "rollback") || !strcmp(sub, "shadow")) &&
+            n == 1 && !off && !s_version(o->args[1], &v))
+            return s_say(EXIT_USAGE, "models %s: '%s' is not a version (1, 2, ...)", sub,
+                         o->args[1]);
+        return EXIT_OK;
+    }
+    return s_say(EXIT_USAGE,
+                 "models: unknown subcommand '%s' (push, list, activate, rollback, shadow, stats)",
+                 sub);
+}
+
 int vigilctl_rules_check(const vigilctl_rules_opts_t *o)
 {
+    if (o->models) return s_models_check(o);
+    if (o->activate) return s_say(EXIT_USAGE, "--activate goes with models push");
     static const struct {
         const char *name;
         size_t min, max; /* arguments after the subcommand */
@@ -98,7 +140,7 @@ int vigilctl_rules_check(const vigilctl_rules_opts_t *o)
 
 bool vigilctl_rules_local(const vigilctl_rules_opts_t *o)
 {
-    return !strcmp(s_sub(o), "backtest");
+    return !o->models && !strcmp(s_sub(o), "backtest");
 }
 
 static char *s_read_file(const char *path, size_t *len)
@@ -137,13 +179,14 @@ static int s_admin(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cm
     return s_exit_for(rc, res);
 }
 
-static int s_push(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *name, const char *path)
+static int s_push(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, uint32_t kind, const char *name,
+                  const char *path, bool activate)
 {
     size_t len;
     char *content = s_read_file(path, &len);
     if (!content) return s_say(EXIT_FAILED, "cannot read %s", path);
     vg_ctl_result_t res;
-    int rc = vg_ctl_blob_put(ctl, 0, name, content, len, !o->no_activate, o->reply_ms, &res);
+    int rc = vg_ctl_blob_put(ctl, kind, name, content, len, activate, o->reply_ms, &res);
     free(content);
     if (!rc && res.code && !strncmp(res.message, "rules:", 6)) { /* the leader's name for it */
         char msg[sizeof res.message];
@@ -425,18 +468,128 @@ static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
     return code;
 }
 
+/* `models stats`: every alive member's models.stats, and the sums. */
+static int s_models_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    vg_ctl_result_t res;
+    int code = s_admin(ctl, o, "status", 0, &res);
+    json_t *st = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
+    vg_ctl_result_fini(&res);
+    json_t *members = json_object_get(st, "members"), *all = json_array();
+    static const char *keys[] = {"scored", "flagged", "shadow_scored", "shadow_flagged",
+                                 "both_flagged"};
+    long long sum[5] = {0};
+    for (size_t i = 0; !code && i < json_array_size(members); i++) {
+        json_t *m = json_array_get(members, i);
+        const char *addr = json_string_value(json_object_get(m, "data_addr"));
+        if (!addr || !json_is_true(json_object_get(m, "alive"))) continue;
+        const char *addrs[1] = {addr};
+        vg_ctl_config_t cfg = {.addrs = addrs, .n_addrs = 1, .reach_timeout_ms = o->reply_ms};
+        vg_ctl_t *one = NULL;
+        char err[300];
+        vg_ctl_result_t r;
+        memset(&r, 0, sizeof r);
+        json_t *j = NULL;
+        if (!vg_ctl_new(&cfg, &one, err, sizeof err) &&
+            !vg_ctl_admin(one, "models.stats", 0, o->reply_ms, &r) && !r.code)
+            j = json_loadb(r.json, r.json_len, 0, NULL);
+        vg_ctl_result_fini(&r);
+        vg_ctl_destroy(&one);
+        if (!j) {
+            fprintf(stderr, "vigilctl: node at %s: no model stats\n", addr);
+            continue;
+        }
+        for (int k = 0; k < 5; k++) sum[k] += json_integer_value(json_object_get(j, keys[k]));
+        json_array_append_new(all, j);
+    }
+    if (!code && o->json) {
+        json_t *total = json_object();
+        for (int k = 0; k < 5; k++) json_object_set_new(total, keys[k], json_integer(sum[k]));
+        json_t *out = json_pack("{s:O, s:o}", "nodes", all, "total", total);
+        char *text = json_dumps(out, JSON_COMPACT);
+        puts(text);
+        free(text);
+        json_decref(out);
+    } else if (!code) {
+        printf("%-6s %-7s %-7s %12s %10s %14s %14s %13s\n", "node", "active", "shadow", "scored",
+               "flagged", "shadow_scored", "shadow_flagged", "both_flagged");
+        for (size_t i = 0; i < json_array_size(all); i++) {
+            json_t *j = json_array_get(all, i);
+            printf("%-6lld v%-6lld v%-6lld",
+                   (long long) json_integer_value(json_object_get(j, "node")),
+                   (long long) json_integer_value(json_object_get(j, "active")),
+                   (long long) json_integer_value(json_object_get(j, "shadow")));
+            for (int k = 0; k < 5; k++)
+                printf(" %*lld",
+                       k == 0   ? 12
+                       : k == 1 ? 10
+                       : k == 4 ? 13
+                                : 14,
+                       (long long) json_integer_value(json_object_get(j, keys[k])));
+            printf("\n");
+        }
+        printf("%-22s", "total");
+        for (int k = 0; k < 5; k++)
+            printf(" %*lld", k == 0 ? 12 : k == 1 ? 10 : k == 4 ? 13 : 14, sum[k]);
+        printf("\n");
+    }
+    json_decref(all);
+    json_decref(st);
+    return code;
+}
+
+static int s_models_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    const char *sub = s_sub(o);
+    uint32_t v = 0;
+    if (o->n_args > 1) s_version(o->args[1], &v); /* "off" stays 0 */
+    if (!strcmp(sub, "push")) return s_push(ctl, o, 1, "model", o->args[1], o->activate);
+    if (!strcmp(sub, "stats")) return s_models_stats(ctl, o);
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "models.%s", sub);
+    vg_ctl_result_t res;
+    int code = s_admin(ctl, o, cmd, v, &res);
+    json_t *j = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
+    if (!code && o->json) {
+        fwrite(res.json, 1, res.json_len, stdout);
+        fputc('\n', stdout);
+    } else if (!code && !strcmp(sub, "list")) {
+        json_int_t active = json_integer_value(json_object_get(j, "active"));
+        json_int_t shadow = json_integer_value(json_object_get(j, "shadow"));
+        json_t *vs = json_object_get(j, "versions");
+        if (!json_array_size(vs)) printf("no model pushed yet\n");
+        for (size_t k = 0; k < json_array_size(vs); k++) {
+            json_t *x = json_array_get(vs, k);
+            json_int_t ver = json_integer_value(json_object_get(x, "version"));
+            printf("  v%-5lld %10lld bytes  %s%s%s\n", (long long) ver,
+                   (long long) json_integer_value(json_object_get(x, "size")),
+                   json_string_value(json_object_get(x, "hash")), ver == active ? "  active" : "",
+                   ver == shadow ? "  shadow" : "");
+        }
+    } else if (!code && !strcmp(sub, "shadow")) {
+        printf(v ? "model v%u is the shadow on every node\n" : "no shadow model\n", v);
+    } else if (!code) {
+        printf("model v%lld is active\n",
+               (long long) json_integer_value(json_object_get(j, "active")));
+    }
+    json_decref(j);
+    vg_ctl_result_fini(&res);
+    return code;
+}
+
 int vigilctl_rules_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
 {
+    if (o->models) return s_models_run(ctl, o);
     const char *sub = s_sub(o);
     uint32_t v = 0;
     if (o->n_args > 1 && strcmp(sub, "push") && strcmp(sub, "push-list") && strcmp(sub, "backtest"))
         s_version(o->args[1], &v);
     if (!strcmp(sub, "backtest")) return s_backtest(o);
-    if (!strcmp(sub, "push")) return s_push(ctl, o, "rules", o->args[1]);
+    if (!strcmp(sub, "push")) return s_push(ctl, o, 0, "rules", o->args[1], !o->no_activate);
     if (!strcmp(sub, "push-list")) {
         char name[80];
         snprintf(name, sizeof name, "list.%s", o->args[1]);
-        return s_push(ctl, o, name, o->args[2]);
+        return s_push(ctl, o, 0, name, o->args[2], !o->no_activate);
     }
     if (!strcmp(sub, "diff")) return s_diff(ctl, o);
     if (!strcmp(sub, "show") && !o->json) {

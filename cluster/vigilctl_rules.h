@@ -1,5 +1,6 @@
 /* vigilctl_rules.h: `vigilctl rules ...`: push, list, show, diff, rollback,
- * stats (through the cluster) and backtest (local, touches no cluster). */
+ * stats (through the cluster) and backtest (local, touches no cluster);
+ * `vigilctl models ...`: push, list, activate, rollback, shadow, stats. */
 #ifndef VIGILCTL_RULES_H
 #define VIGILCTL_RULES_H
 
@@ -12,7 +13,8 @@ typedef struct {
     const char *args[4]; /* after "rules": the subcommand and its arguments */
     size_t n_args;
     const char *data, *labels; /* backtest */
-    bool no_activate, json;
+    bool models;               /* `models ...` rather than `rules ...` */
+    bool no_activate, activate, json;
     int reply_ms;
 } vigilctl_rules_opts_t;
 

@@ -106,6 +106,11 @@ static int s_rules_stats(void *ctx, vg_jw_t *w)
     return vg_router_rules_stats(ctx, w);
 }
 
+static int s_models_stats(void *ctx, vg_jw_t *w)
+{
+    return vg_router_models_stats(ctx, w);
+}
+
 static bool s_ready(void *ctx)
 {
     return vg_router_ready(ctx);
@@ -135,6 +140,7 @@ int main(int argc, char **argv)
                            .anomaly_get = s_get,
                            .anomaly_stats = s_stats,
                            .rules_stats = s_rules_stats,
+                           .models_stats = s_models_stats,
                            .ready = s_ready,
                            .metrics = s_metrics};
     vg_http_config_t hc = {.listen = cfg.http, .threads = cfg.http_threads};

@@ -24,6 +24,7 @@
     X(ANOMALIES, "/v1/anomalies", "anomalies")          \
     X(STATS, "/v1/stats/anomalies", "stats")            \
     X(RULES, "/v1/rules", "rules")                      \
+    X(MODELS, "/v1/models", "models")                   \
     X(HEALTHZ, "/healthz", "healthz")                   \
     X(READYZ, "/readyz", "readyz")                      \
     X(METRICS, "/metrics", "metrics")                   \
@@ -637,6 +638,22 @@ static void s_rules(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     s_send_json(c, t, 200);
 }
 
+/* GET /v1/models: the model versions in use; active vs shadow counters. */
+static void s_models(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
+{
+    if (!s_method(c, t, "GET")) return;
+    if (!api->be.models_stats) {
+        s_error(c, t, VG_ERR_UNSUPPORTED, NULL, -1, "models are not available here");
+        return;
+    }
+    int rc = api->be.models_stats(api->be.ctx, &t->jw);
+    if (rc) {
+        s_error(c, t, rc, NULL, -1, "model statistics failed: %s", vg_strerror(rc));
+        return;
+    }
+    s_send_json(c, t, 200);
+}
+
 /* ---- health, metrics, dashboard ---------------------------------------- */
 
 static void s_healthz(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
@@ -738,6 +755,7 @@ static s_handler_fn *const s_handlers[R_COUNT] = {
     [R_ANOMALIES] = s_anomalies,
     [R_STATS] = s_stats,
     [R_RULES] = s_rules,
+    [R_MODELS] = s_models,
     [R_HEALTHZ] = s_healthz,
     [R_READYZ] = s_readyz,
     [R_METRICS] = s_metrics,

@@ -29,6 +29,8 @@ typedef struct {
     /* Writes the rule statistics object of GET /v1/rules into w (only on
      * success; see vg_rule_stats_write); NULL = no rules here. */
     int (*rules_stats)(void *ctx, vg_jw_t *w);
+    /* GET /v1/models (vg_model_stats_write form), the same way. */
+    int (*models_stats)(void *ctx, vg_jw_t *w);
     bool (*ready)(void *ctx);
     void (*metrics)(void *ctx, vg_prom_t *p); /* backend metrics appended to /metrics */
 } vg_api_backend_t;

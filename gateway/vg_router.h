@@ -52,6 +52,15 @@ int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int6
  * summed (vg_rule_stats_write form); w is written only on success. */
 int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w);
 
+/* GET /v1/models across the cluster: the model versions in use and the
+ * active vs shadow counters (scored, flagged, shadow_scored,
+ * shadow_flagged, both_flagged), summed; w written only on success. */
+int vg_router_models_stats(vg_router_t *r, vg_jw_t *w);
+/* The object of GET /v1/models from per-node versions and summed counters
+ * (in the order above). */
+void vg_model_stats_write(vg_jw_t *w, size_t nodes, const uint64_t *active, const uint64_t *shadow,
+                          const uint64_t sums[5]);
+
 /* True while a shard map is known and at least one member answers. */
 bool vg_router_ready(vg_router_t *r);
 

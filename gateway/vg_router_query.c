@@ -10,6 +10,7 @@
 #include "vg_err.h"
 #include "vg_log.h"
 #include "vg_mem.h"
+#include "vg_json.h"
 #include "vg_msg.h"
 #include "vg_rule_stats.h"
 
@@ -288,6 +289,85 @@ int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w)
         if (!rc) vg_rule_stats_write(&st, w);
         vg_rule_stats_fini(&st);
     }
+    s_asks_free(asks, n_asks);
+    return rc;
+}
+
+/* ---- model statistics ---------------------------------------------------------- */
+
+static const char *const s_model_keys[] = {"scored", "flagged", "shadow_scored", "shadow_flagged",
+                                           "both_flagged"};
+
+/* Reads the integer of key in a flat JSON object (-1 if absent or bad). */
+static int64_t s_json_int(vg_str_t json, const char *key)
+{
+    vg_arena_t a = VG_ARENA_INIT;
+    vg_jr_t r;
+    vg_jr_init(&r, json.ptr, json.len, &a);
+    bool first = true;
+    vg_str_t k;
+    int64_t out = -1;
+    if (!vg_jr_obj_begin(&r))
+        while (vg_jr_obj_next(&r, &first, &k) == 1) {
+            vg_jnum_t num;
+            if (vg_str_eq_c(k, key) && !vg_jr_number(&r, &num) && num.is_int)
+                out = num.i;
+            else if (!vg_str_eq_c(k, key))
+                vg_jr_skip(&r);
+        }
+    vg_arena_fini(&a);
+    return r.err ? -1 : out;
+}
+
+void vg_model_stats_write(vg_jw_t *w, size_t nodes, const uint64_t *active, const uint64_t *shadow,
+                          const uint64_t sums[5])
+{
+    vg_jw_obj_begin(w);
+    vg_jw_kint(w, "nodes", (int64_t) nodes);
+    vg_jw_key(w, "active_versions");
+    vg_jw_arr_begin(w);
+    for (size_t i = 0; i < nodes; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i; k++) seen = seen || active[k] == active[i];
+        if (!seen) vg_jw_int(w, (int64_t) active[i]);
+    }
+    vg_jw_arr_end(w);
+    vg_jw_key(w, "shadow_versions");
+    vg_jw_arr_begin(w);
+    for (size_t i = 0; i < nodes; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i; k++) seen = seen || shadow[k] == shadow[i];
+        if (!seen) vg_jw_int(w, (int64_t) shadow[i]);
+    }
+    vg_jw_arr_end(w);
+    for (int k = 0; k < 5; k++) vg_jw_kint(w, s_model_keys[k], (int64_t) sums[k]);
+    vg_jw_obj_end(w);
+}
+
+int vg_router_models_stats(vg_router_t *r, vg_jw_t *w)
+{
+    VG_ASSERT(r && w);
+    vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("models.stats"), 0};
+    s_ask_t *asks;
+    size_t n_asks;
+    int rc = s_ask_all(r, &m, VG_MSG_ADMIN_REPLY, &asks, &n_asks);
+    uint64_t *active = vg_calloc(n_asks + 1, sizeof *active);
+    uint64_t *shadow = vg_calloc(n_asks + 1, sizeof *shadow), sums[5] = {0};
+    for (size_t i = 0; !rc && i < n_asks; i++) {
+        vg_str_t j = asks[i].reply.body.admin_reply.json;
+        int64_t a = s_json_int(j, "active"), sh = s_json_int(j, "shadow");
+        if (a < 0 || sh < 0) rc = VG_ERR_PROTO;
+        active[i] = (uint64_t) a, shadow[i] = (uint64_t) sh;
+        for (int k = 0; !rc && k < 5; k++) {
+            int64_t v = s_json_int(j, s_model_keys[k]);
+            if (v < 0) rc = VG_ERR_PROTO;
+            sums[k] += (uint64_t) v;
+        }
+    }
+    if (!rc) vg_model_stats_write(w, n_asks, active, shadow, sums);
+    free(active);
+    free(shadow);
     s_asks_free(asks, n_asks);
     return rc;
 }

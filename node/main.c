@@ -87,6 +87,19 @@ static int s_rules_stats(void *ctx, vg_jw_t *w)
     return 0;
 }
 
+/* GET /v1/models: this node's models, or in cluster mode every member's. */
+static int s_models_stats(void *ctx, vg_jw_t *w)
+{
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_models_stats(node->router, w);
+    vg_engine_model_stats_t st;
+    vg_engine_model_stats(node->engine, &st);
+    uint64_t sums[5] = {st.scored, st.flagged, st.shadow_scored, st.shadow_flagged,
+                        st.both_flagged};
+    vg_model_stats_write(w, 1, &st.active_version, &st.shadow_version, sums);
+    return 0;
+}
+
 static bool s_ready(void *ctx)
 {
     s_node_t *node = ctx;
@@ -137,11 +150,27 @@ static int s_load_rules(const vg_node_config_t *cfg, vg_engine_t *engine)
     return 0;
 }
 
+/* Single node: the model artifact of --model, scoring from the start. */
+static int s_load_model(const vg_node_config_t *cfg, vg_engine_t *engine)
+{
+    vg_model_t *m = NULL;
+    char err[300];
+    if (vg_model_load(cfg->model_file, &m, err, sizeof err)) {
+        vg_error("node", "model: %s", err);
+        return 1;
+    }
+    vg_info("node", "model: %u trees over %u features from %s", vg_model_info(m)->trees,
+            vg_model_info(m)->n_features, cfg->model_file);
+    vg_engine_set_model(engine, &m, 1, false);
+    return 0;
+}
+
 static int s_run(const vg_node_config_t *cfg, s_node_t *node)
 {
     char err[512];
     vg_api_t *api = NULL;
     if (cfg->rules_file[0] && s_load_rules(cfg, node->engine)) return 1;
+    if (cfg->model_file[0] && s_load_model(cfg, node->engine)) return 1;
     if (cfg->listen[0]) {
         vg_member_config_t mc = {.node_id = cfg->node_id,
                                  .listen = cfg->listen,
@@ -173,6 +202,7 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                .anomaly_get = s_get,
                                .anomaly_stats = s_stats,
                                .rules_stats = s_rules_stats,
+                               .models_stats = s_models_stats,
                                .ready = s_ready,
                                .metrics = s_metrics};
         vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};

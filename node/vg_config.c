@@ -359,6 +359,13 @@ int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit
         cfg->engine.rules_policy = VG_RULES_POLICY_SCORE;
     else
         return vg_perr_set(err, VG_ERR_INVALID, "rules_policy", "must be action or score");
+    if (!(cfg->engine.model_threshold > 0 && cfg->engine.model_threshold < 1))
+        return vg_perr_set(err, VG_ERR_INVALID, "model_threshold", "must be in (0, 1)");
+    if (!(cfg->engine.model_weight >= 0 && cfg->engine.model_weight <= 1))
+        return vg_perr_set(err, VG_ERR_INVALID, "model_weight", "must be in [0, 1]");
+    if (cfg->model_file[0] && cfg->listen[0])
+        return vg_perr_set(err, VG_ERR_INVALID, "model",
+                           "in cluster mode models are pushed with vigilctl models push");
     if (cfg->rules_file[0] && cfg->listen[0])
         return vg_perr_set(err, VG_ERR_INVALID, "rules",
                            "in cluster mode rules are pushed with vigilctl rules push");

@@ -30,6 +30,7 @@ typedef struct {
     char join[128];
     uint32_t heartbeat_ms, dead_after_ms;
     char rules_file[512];
+    char model_file[512];
     char rules_policy[16];
     vg_engine_config_t engine;
 } vg_node_config_t;
@@ -62,7 +63,13 @@ typedef struct {
       "single node: a rule set file compiled at start (cluster: vigilctl rules push)")         \
     X(rules_policy, STR, rules_policy, "action",                                               \
       "how rule hits decide: action (a hit's review/block is the least decision) or score "    \
-      "(they only add their weight to the score)")
+      "(they only add their weight to the score)")                                             \
+    X(model_threshold, F64, engine.model_threshold, "0.65",                                    \
+      "an active model's score at or above it adds a reason (README \"Models\")")              \
+    X(model_weight, F64, engine.model_weight, "0.6", "the most a model reason contributes")    \
+    X(model, STR, model_file, "",                                                              \
+      "single node: a vigil-train model artifact scoring from the start (cluster: vigilctl "   \
+      "models push)")
 
 /* Built-in defaults. */
 void vg_node_config_default(vg_node_config_t *cfg);

@@ -105,12 +105,17 @@ struct s_job {
     s_part_t parts[];
 };
 
-/* A rule set in use: freed when the engine and every part let go. */
+/* What scores besides the detectors: the rule set, the active model and
+ * a shadow model, each swapped as a whole and freed when the engine and
+ * every part scoring with it let go. */
+enum { S_RULES = 0, S_MODEL = 1, S_SHADOW = 2, S_NHELD = 3 };
+
 typedef struct {
-    vg_ruleset_t *rs;
+    void *obj; /* vg_ruleset_t / vg_model_t */
     uint64_t version;
-    int refs; /* under vg_engine.rules_mu */
-} s_rules_t;
+    char label[32]; /* model: "model v<N>", the reason's feature */
+    int refs;       /* under vg_engine.held_mu */
+} s_held_t;
 
 struct s_worker {
     vg_engine_t *e;
@@ -121,8 +126,8 @@ struct s_worker {
     vg_strmap_t pending_seen; /* tx id -> s_seen_t of uncommitted parts */
     s_user_t **entries;
     uint32_t n_entries, cap_entries, hand;
-    vg_mpw_t scratch; /* verdict encoding */
-    s_rules_t *rules; /* held while a part is scored; NULL = none */
+    vg_mpw_t scratch;        /* verdict encoding */
+    s_held_t *held[S_NHELD]; /* held while a part is scored; NULL = none */
 };
 
 struct vg_engine {
@@ -132,10 +137,12 @@ struct vg_engine {
     s_worker_t workers[VG_ENGINE_MAX_WORKERS];
     int n_workers;
     atomic_bool started, failed, stopping;
-    /* the active rule set */
-    pthread_mutex_t rules_mu;
-    s_rules_t *rules;
+    /* rule set and models in use */
+    pthread_mutex_t held_mu;
+    s_held_t *held[S_NHELD];
     vg_counter_t m_rule_hits, m_rule_shadow;
+    vg_counter_t m_model_scored, m_model_flagged, m_shadow_scored, m_shadow_flagged;
+    vg_counter_t m_both_flagged;
     /* job pool */
     pthread_mutex_t pool_mu;
     s_job_t *pool;
@@ -155,6 +162,8 @@ void vg_engine_config_default(vg_engine_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->shards = 1024;
     cfg->cache_users = 65536;
+    cfg->model_threshold = 0.65; /* iForest: ~0.5 is ordinary, near 1 isolated at once */
+    cfg->model_weight = 0.6;
     vg_features_config_default(&cfg->features);
     vg_detect_config_default(&cfg->detect);
 }
@@ -278,25 +287,50 @@ static void s_add_user(s_part_t *p, s_user_t *u)
 
 /* ---- rules ------------------------------------------------------------ */
 
-static s_rules_t *s_rules_acquire(vg_engine_t *e)
+static s_held_t *s_acquire(vg_engine_t *e, int slot)
 {
-    pthread_mutex_lock(&e->rules_mu);
-    s_rules_t *r = e->rules;
-    if (r) r->refs++;
-    pthread_mutex_unlock(&e->rules_mu);
-    return r;
+    pthread_mutex_lock(&e->held_mu);
+    s_held_t *h = e->held[slot];
+    if (h) h->refs++;
+    pthread_mutex_unlock(&e->held_mu);
+    return h;
 }
 
-static void s_rules_release(vg_engine_t *e, s_rules_t *r)
+static void s_release(vg_engine_t *e, int slot, s_held_t *h)
 {
-    if (!r) return;
-    pthread_mutex_lock(&e->rules_mu);
-    bool last = --r->refs == 0;
-    pthread_mutex_unlock(&e->rules_mu);
+    if (!h) return;
+    pthread_mutex_lock(&e->held_mu);
+    bool last = --h->refs == 0;
+    pthread_mutex_unlock(&e->held_mu);
     if (!last) return;
-    vg_ruleset_destroy(&r->rs);
-    free(r);
+    if (slot == S_RULES) {
+        vg_ruleset_t *rs = h->obj;
+        vg_ruleset_destroy(&rs);
+    } else {
+        vg_model_t *m = h->obj;
+        vg_model_destroy(&m);
+    }
+    free(h);
 }
+
+/* Installs obj (NULL = none) in slot; the old one goes when let go. */
+static void s_install(vg_engine_t *e, int slot, void *obj, uint64_t version)
+{
+    s_held_t *h = NULL;
+    if (obj) {
+        h = VG_NEW(s_held_t);
+        *h = (s_held_t){.obj = obj, .version = version, .refs = 1};
+        snprintf(h->label, sizeof h->label, "model v%llu", (unsigned long long) version);
+    }
+    pthread_mutex_lock(&e->held_mu);
+    s_held_t *old = e->held[slot];
+    e->held[slot] = h;
+    pthread_mutex_unlock(&e->held_mu);
+    s_release(e, slot, old);
+}
+
+static void s_set_reasons(vg_verdict_t *v, vg_reason_t *all, size_t m);
+static int s_decision_of(const vg_detect_config_t *d, double score);
 
 static int s_reason_cmp(const void *a, const void *b)
 {
@@ -310,8 +344,8 @@ static int s_reason_cmp(const void *a, const void *b)
  * noisy-OR with the weights, anomaly on any hit, and under the "action"
  * policy the decision at least the strongest hit's action. Shadow hits
  * are only counted (by the rule set and vigil_rule_shadow_hits_total). */
-static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_rules_t *r,
-                          const vg_rule_hit_t *hits, size_t n, vg_verdict_t *v)
+static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_held_t *r, const vg_rule_hit_t *hits,
+                          size_t n, vg_verdict_t *v)
 {
     double keep = 1 - v->score;
     int action = -1;
@@ -323,7 +357,7 @@ static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_rules_t *r,
             vg_counter_add(&e->m_rule_shadow, 1);
             continue;
         }
-        const vg_rule_meta_t *meta = vg_ruleset_rule(r->rs, hits[i].rule);
+        const vg_rule_meta_t *meta = vg_ruleset_rule(r->obj, hits[i].rule);
         vg_counter_add(&e->m_rule_hits, 1);
         keep *= 1 - meta->weight;
         if ((int) meta->action > action) action = (int) meta->action;
@@ -335,16 +369,65 @@ static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_rules_t *r,
             VG_STR_LIT("rule"), {id, (uint32_t) len}, (double) r->version, 0, 0, meta->weight};
     }
     if (action < 0) return;
+    s_set_reasons(v, all, m);
+    v->score = 1 - keep;
+    v->anomaly = true;
+    int decision = s_decision_of(&e->cfg.detect, v->score);
+    if (e->cfg.rules_policy == VG_RULES_POLICY_ACTION && action > decision) decision = action;
+    if (decision > v->decision) v->decision = (uint8_t) decision;
+}
+
+/* Sorts reasons strongest first, keeps the first VG_VERDICT_REASONS_MAX. */
+static void s_set_reasons(vg_verdict_t *v, vg_reason_t *all, size_t m)
+{
     qsort(all, m, sizeof *all, s_reason_cmp);
     v->n_reasons = (uint8_t) (m < VG_VERDICT_REASONS_MAX ? m : VG_VERDICT_REASONS_MAX);
     memcpy(v->reasons, all, v->n_reasons * sizeof *all);
-    const vg_detect_config_t *d = &e->cfg.detect;
-    v->score = 1 - keep;
-    v->anomaly = true;
-    int decision = v->score >= d->block_threshold    ? VG_DECISION_BLOCK
-                   : v->score >= d->review_threshold ? VG_DECISION_REVIEW
-                                                     : VG_DECISION_ALLOW;
-    if (e->cfg.rules_policy == VG_RULES_POLICY_ACTION && action > decision) decision = action;
+}
+
+/* The decision the thresholds give a score. */
+static int s_decision_of(const vg_detect_config_t *d, double score)
+{
+    return score >= d->block_threshold    ? VG_DECISION_BLOCK
+           : score >= d->review_threshold ? VG_DECISION_REVIEW
+                                          : VG_DECISION_ALLOW;
+}
+
+/* The active model (README "Models"): a score s above model_threshold adds
+ * the reason {"detector":"iforest","feature":"model v<N>","value":s,
+ * "baseline":0.5,"threshold":t,"contribution":c}, c = weight * (s - t) /
+ * (1 - t), joined to the score by noisy-OR. A shadow model is scored and
+ * counted (and compared with the active one), never acted on. */
+static void s_apply_models(vg_engine_t *e, s_part_t *p, s_worker_t *w, const vg_features_t *f,
+                           vg_verdict_t *v)
+{
+    double t = e->cfg.model_threshold;
+    bool active_flag = false;
+    if (w->held[S_SHADOW]) {
+        double s2 = vg_model_score_features(w->held[S_SHADOW]->obj, f);
+        vg_counter_add(&e->m_shadow_scored, 1);
+        if (s2 >= t) vg_counter_add(&e->m_shadow_flagged, 1);
+        if (s2 >= t && w->held[S_MODEL] && vg_model_score_features(w->held[S_MODEL]->obj, f) >= t)
+            vg_counter_add(&e->m_both_flagged, 1);
+    }
+    if (!w->held[S_MODEL]) return;
+    const s_held_t *h = w->held[S_MODEL];
+    double s = vg_model_score_features(h->obj, f);
+    vg_counter_add(&e->m_model_scored, 1);
+    active_flag = s >= t;
+    if (!active_flag || !(t < 1)) return;
+    vg_counter_add(&e->m_model_flagged, 1);
+    double c = e->cfg.model_weight * (s - t) / (1 - t);
+    vg_reason_t all[VG_VERDICT_REASONS_MAX + 1];
+    memcpy(all, v->reasons, v->n_reasons * sizeof *all);
+    size_t len = strlen(h->label);
+    char *label = vg_arena_alloc(&p->arena, len + 1);
+    memcpy(label, h->label, len + 1);
+    all[v->n_reasons] = (vg_reason_t){VG_STR_LIT("iforest"), {label, (uint32_t) len}, s, 0.5, t, c};
+    s_set_reasons(v, all, (size_t) v->n_reasons + 1);
+    v->score = 1 - (1 - v->score) * (1 - c);
+    v->anomaly = v->anomaly || v->score >= e->cfg.detect.anomaly_threshold;
+    int decision = s_decision_of(&e->cfg.detect, v->score);
     if (decision > v->decision) v->decision = (uint8_t) decision;
 }
 
@@ -371,10 +454,11 @@ static void s_score_one(s_worker_t *w, s_part_t *p, uint32_t k)
         vg_counter_add(&e->m_late, 1);
     }
     vg_detect_score(&e->cfg.detect, f, v);
-    if (w->rules) {
+    if (w->held[S_MODEL] || w->held[S_SHADOW]) s_apply_models(e, p, w, f, v);
+    if (w->held[S_RULES]) {
         vg_rule_hit_t hits[64];
-        size_t n = vg_ruleset_eval(w->rules->rs, tx, f, hits, 64);
-        if (n) s_apply_rules(e, p, w->rules, hits, n < 64 ? n : 64, v);
+        size_t n = vg_ruleset_eval(w->held[S_RULES]->obj, tx, f, hits, 64);
+        if (n) s_apply_rules(e, p, w->held[S_RULES], hits, n < 64 ? n : 64, v);
     }
     vg_counter_add(&e->m_decision[v->decision], 1);
     s_add_seen(w, p, shard, tx->ts_ms, v);
@@ -430,10 +514,9 @@ static void s_on_score(vg_actor_t *self, vg_amsg_t **msg_p)
         s_part_done(p);
         return;
     }
-    w->rules = s_rules_acquire(w->e);
+    for (int h = 0; h < S_NHELD; h++) w->held[h] = s_acquire(w->e, h);
     for (uint32_t k = 0; k < p->n; k++) s_score_one(w, p, k);
-    s_rules_release(w->e, w->rules);
-    w->rules = NULL;
+    for (int h = 0; h < S_NHELD; h++) s_release(w->e, h, w->held[h]), w->held[h] = NULL;
     vg_store_reader_end(w->reader);
     for (uint32_t k = 0; k < p->n_users; k++) p->users[k].state = p->users[k].entry->state;
     s_commit_push(w->e, p);
@@ -794,7 +877,7 @@ int vg_engine_new(const vg_engine_config_t *cfg, vg_store_t *store, vg_engine_t 
     int n = cfg->workers > 0 ? cfg->workers : (int) sysconf(_SC_NPROCESSORS_ONLN);
     e->n_workers = VG_MAX(1, VG_MIN(n, VG_ENGINE_MAX_WORKERS));
     pthread_mutex_init(&e->pool_mu, NULL);
-    pthread_mutex_init(&e->rules_mu, NULL);
+    pthread_mutex_init(&e->held_mu, NULL);
     pthread_mutex_init(&e->q_mu, NULL);
     pthread_cond_init(&e->q_cv, NULL);
     vg_hist_init(&e->m_commit, vg_hist_latency_bounds, vg_hist_latency_n);
@@ -880,8 +963,8 @@ void vg_engine_destroy(vg_engine_t **e_p)
         s_job_free(e->pool, e->n_workers);
         e->pool = next;
     }
-    s_rules_release(e, e->rules);
-    pthread_mutex_destroy(&e->rules_mu);
+    for (int h = 0; h < S_NHELD; h++) s_release(e, h, e->held[h]);
+    pthread_mutex_destroy(&e->held_mu);
     pthread_mutex_destroy(&e->pool_mu);
     pthread_mutex_destroy(&e->q_mu);
     pthread_cond_destroy(&e->q_cv);
@@ -891,34 +974,45 @@ void vg_engine_destroy(vg_engine_t **e_p)
 
 void vg_engine_set_rules(vg_engine_t *e, vg_ruleset_t **rs_p, uint64_t version)
 {
-    s_rules_t *r = NULL;
-    if (rs_p && *rs_p) {
-        r = VG_NEW(s_rules_t);
-        r->rs = *rs_p;
-        r->version = version;
-        r->refs = 1;
-        *rs_p = NULL;
-    }
-    pthread_mutex_lock(&e->rules_mu);
-    s_rules_t *old = e->rules;
-    e->rules = r;
-    pthread_mutex_unlock(&e->rules_mu);
-    s_rules_release(e, old);
+    s_install(e, S_RULES, rs_p ? *rs_p : NULL, version);
+    if (rs_p) *rs_p = NULL;
+}
+
+static uint64_t s_version(vg_engine_t *e, int slot)
+{
+    pthread_mutex_lock(&e->held_mu);
+    uint64_t v = e->held[slot] ? e->held[slot]->version : 0;
+    pthread_mutex_unlock(&e->held_mu);
+    return v;
 }
 
 uint64_t vg_engine_rules_version(vg_engine_t *e)
 {
-    pthread_mutex_lock(&e->rules_mu);
-    uint64_t v = e->rules ? e->rules->version : 0;
-    pthread_mutex_unlock(&e->rules_mu);
-    return v;
+    return s_version(e, S_RULES);
 }
 
 void vg_engine_with_rules(vg_engine_t *e, vg_engine_rules_fn *fn, void *arg)
 {
-    s_rules_t *r = s_rules_acquire(e);
-    fn(arg, r ? r->rs : NULL, r ? r->version : 0);
-    s_rules_release(e, r);
+    s_held_t *h = s_acquire(e, S_RULES);
+    fn(arg, h ? h->obj : NULL, h ? h->version : 0);
+    s_release(e, S_RULES, h);
+}
+
+void vg_engine_set_model(vg_engine_t *e, vg_model_t **m_p, uint64_t version, bool shadow)
+{
+    s_install(e, shadow ? S_SHADOW : S_MODEL, m_p ? *m_p : NULL, version);
+    if (m_p) *m_p = NULL;
+}
+
+void vg_engine_model_stats(vg_engine_t *e, vg_engine_model_stats_t *out)
+{
+    out->active_version = s_version(e, S_MODEL);
+    out->shadow_version = s_version(e, S_SHADOW);
+    out->scored = vg_counter_get(&e->m_model_scored);
+    out->flagged = vg_counter_get(&e->m_model_flagged);
+    out->shadow_scored = vg_counter_get(&e->m_shadow_scored);
+    out->shadow_flagged = vg_counter_get(&e->m_shadow_flagged);
+    out->both_flagged = vg_counter_get(&e->m_both_flagged);
 }
 
 void vg_engine_metrics(vg_engine_t *e, vg_prom_t *p)
@@ -930,6 +1024,20 @@ void vg_engine_metrics(vg_engine_t *e, vg_prom_t *p)
                    "Hits of rules in shadow mode (counted, never acted on).");
     vg_prom_sample(p, "vigil_rule_shadow_hits_total", NULL,
                    (double) vg_counter_get(&e->m_rule_shadow));
+    vg_prom_header(p, "vigil_model_scored_total", "counter", "Transactions scored by the model.");
+    vg_prom_sample(p, "vigil_model_scored_total", "model=\"active\"",
+                   (double) vg_counter_get(&e->m_model_scored));
+    vg_prom_sample(p, "vigil_model_scored_total", "model=\"shadow\"",
+                   (double) vg_counter_get(&e->m_shadow_scored));
+    vg_prom_header(p, "vigil_model_flagged_total", "counter",
+                   "Model scores at or above model_threshold.");
+    vg_prom_sample(p, "vigil_model_flagged_total", "model=\"active\"",
+                   (double) vg_counter_get(&e->m_model_flagged));
+    vg_prom_sample(p, "vigil_model_flagged_total", "model=\"shadow\"",
+                   (double) vg_counter_get(&e->m_shadow_flagged));
+    vg_prom_header(p, "vigil_model_version", "gauge", "Model versions in use (0 none).");
+    vg_prom_sample(p, "vigil_model_version", "model=\"active\"", (double) s_version(e, S_MODEL));
+    vg_prom_sample(p, "vigil_model_version", "model=\"shadow\"", (double) s_version(e, S_SHADOW));
     vg_prom_header(p, "vigil_ruleset_version", "gauge", "Version of the rule set in use (0 none).");
     vg_prom_sample(p, "vigil_ruleset_version", NULL, (double) vg_engine_rules_version(e));
     vg_prom_header(p, "vigil_transactions_total", "counter",

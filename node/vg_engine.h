@@ -11,6 +11,7 @@
 #include "vg_detect.h"
 #include "vg_features.h"
 #include "vg_metrics.h"
+#include "vg_model.h"
 #include "vg_rules.h"
 #include "vg_store.h"
 #include "vg_tx.h"
@@ -33,6 +34,8 @@ typedef struct {
     vg_features_config_t features;
     vg_detect_config_t detect;
     vg_rules_policy rules_policy;
+    double model_threshold; /* a model score at or above it adds to the verdict */
+    double model_weight;    /* the most a model reason contributes, 0..1 */
 } vg_engine_config_t;
 
 typedef struct vg_engine vg_engine_t;
@@ -83,6 +86,20 @@ uint64_t vg_engine_rules_version(vg_engine_t *e);
  * during the call. */
 typedef void(vg_engine_rules_fn)(void *arg, const vg_ruleset_t *rs, uint64_t version);
 void vg_engine_with_rules(vg_engine_t *e, vg_engine_rules_fn *fn, void *arg);
+
+/* Installs the model that scores from now on (shadow: the challenger that
+ * is scored and counted, never acted on); ownership of *m_p moves, NULL =
+ * none. As vg_engine_set_rules. */
+void vg_engine_set_model(vg_engine_t *e, vg_model_t **m_p, uint64_t version, bool shadow);
+
+typedef struct {
+    uint64_t active_version, shadow_version; /* 0 = none */
+    uint64_t scored, flagged;                /* active: scores, scores >= threshold */
+    uint64_t shadow_scored, shadow_flagged;
+    uint64_t both_flagged; /* both at or above the threshold */
+} vg_engine_model_stats_t;
+
+void vg_engine_model_stats(vg_engine_t *e, vg_engine_model_stats_t *out);
 
 /* True when started and no commit has failed. */
 bool vg_engine_ready(vg_engine_t *e);

@@ -45,6 +45,8 @@ struct vg_member {
     bool rules_started;
     char rules_applied[256];    /* signature of the rule set + lists in the engine */
     char rules_error[400];      /* why the committed rule set is not in use, "" */
+    char models_applied[64];    /* signature of the models in the engine */
+    char models_error[300];     /* why a committed model is not in use, "" */
     pthread_mutex_t push_mu;    /* leader: one BLOB_PUT at a time */
     atomic_int workers;         /* control threads in flight */
     _Atomic uint8_t *frozen;    /* per shard: handing off, refuse its batches */
@@ -866,12 +868,12 @@ static void s_rules_read(const vg_cstate_t *st, void *arg)
 }
 
 /* Asks one peer for (name, version); the content must hash to want. */
-static int s_blob_ask(vg_member_t *mb, uint32_t peer, const char *name, const vg_cstate_blob_t *b,
-                      void **out, size_t *len)
+static int s_blob_ask(vg_member_t *mb, uint32_t peer, int kind, const char *name,
+                      const vg_cstate_blob_t *b, void **out, size_t *len)
 {
     vg_msg_t m = {
         .env = {.version = VG_PROTO_VERSION, .type = VG_MSG_BLOB_GET, .src = mb->cfg.node_id}};
-    m.body.blob_get = (vg_body_blob_get_t){VG_BLOB_RULESET, vg_str_c(name), b->version};
+    m.body.blob_get = (vg_body_blob_get_t){(uint32_t) kind, vg_str_c(name), b->version};
     vg_mpw_t body;
     vg_mpw_init(&body);
     vg_msg_body_encode(&m, &body);
@@ -899,8 +901,8 @@ static int s_blob_ask(vg_member_t *mb, uint32_t peer, const char *name, const vg
 
 /* The content of b: from the store, else from the leader or any member
  * (then stored). *out is vg_malloc'd. */
-static int s_blob_load(vg_member_t *mb, const char *name, const vg_cstate_blob_t *b, void **out,
-                       size_t *len)
+static int s_blob_load(vg_member_t *mb, int kind, const char *name, const vg_cstate_blob_t *b,
+                       void **out, size_t *len)
 {
     int rc = vg_store_blob_get(mb->cfg.store, b->hash, b->hash_len, out, len);
     if (rc != VG_ERR_NOT_FOUND) return rc;
@@ -910,11 +912,11 @@ static int s_blob_load(vg_member_t *mb, const char *name, const vg_cstate_blob_t
     uint32_t leader;
     s_leader_info(mb, &leader, addr, sizeof addr);
     rc = VG_ERR_NOT_FOUND;
-    if (leader && leader != mb->cfg.node_id) rc = s_blob_ask(mb, leader, name, b, out, len);
+    if (leader && leader != mb->cfg.node_id) rc = s_blob_ask(mb, leader, kind, name, b, out, len);
     for (size_t i = 0; rc && i < q.n; i++)
         if (q.ids[i] != mb->cfg.node_id && q.ids[i] != leader && q.states[i] != VG_MEMBER_DOWN &&
             q.states[i] != VG_MEMBER_REMOVED)
-            rc = s_blob_ask(mb, q.ids[i], name, b, out, len);
+            rc = s_blob_ask(mb, q.ids[i], kind, name, b, out, len);
     if (!rc && vg_store_blob_put(mb->cfg.store, b->hash, b->hash_len, *out, *len))
         vg_warn(S_MOD, "%s v%llu: fetched but not stored", name, (unsigned long long) b->version);
     return rc;
@@ -931,7 +933,7 @@ static int s_rules_compile(vg_member_t *mb, const s_rules_q_t *q, const char *sr
         void *text;
         size_t n;
         const char *lname = q->lists[i].name + strlen(S_LIST_PREFIX);
-        rc = s_blob_load(mb, q->lists[i].name, &q->lists[i].blob, &text, &n);
+        rc = s_blob_load(mb, VG_BLOB_RULESET, q->lists[i].name, &q->lists[i].blob, &text, &n);
         if (rc) {
             snprintf(err, errlen, "list %s v%llu: %s", lname,
                      (unsigned long long) q->lists[i].blob.version, vg_strerror(rc));
@@ -969,7 +971,7 @@ static void s_rules_sync(vg_member_t *mb)
     if (q.has_rules) {
         void *src = NULL;
         size_t len;
-        rc = s_blob_load(mb, S_RULES_NAME, &q.rules.blob, &src, &len);
+        rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.rules.blob, &src, &len);
         if (rc)
             snprintf(err, sizeof err, "its content is not available yet: %s", vg_strerror(rc));
         else
@@ -992,11 +994,16 @@ static void s_rules_sync(vg_member_t *mb)
             n_rules, q.n_lists);
 }
 
+static void s_models_sync(vg_member_t *mb);
+static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w, char *err,
+                       size_t errlen);
+
 static void *s_rules_main(void *arg)
 {
     vg_member_t *mb = arg;
     while (!atomic_load(&mb->stopping)) {
         s_rules_sync(mb);
+        s_models_sync(mb);
         usleep(S_RULES_MS * 1000);
     }
     return NULL;
@@ -1007,12 +1014,13 @@ typedef struct {
     uint64_t version; /* 0 = active */
     vg_cstate_blob_t b;
     int rc;
+    int kind; /* vg_cstate_blob_kind; 0 = rule set */
 } s_blobq_t;
 
 static void s_blobq_read(const vg_cstate_t *st, void *arg)
 {
     s_blobq_t *q = arg;
-    q->rc = vg_cstate_blob_get(st, VG_BLOB_RULESET, q->name, q->version, &q->b);
+    q->rc = vg_cstate_blob_get(st, (vg_cstate_blob_kind) q->kind, q->name, q->version, &q->b);
 }
 
 /* BLOB_GET: a version's content from this node's store. */
@@ -1025,11 +1033,13 @@ static void s_blob_get(vg_member_t *mb, const vg_transport_msg_t *msg)
     size_t len = 0;
     if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, NULL)) {
         m.body.blob.code = VG_ERR_PARSE;
-    } else if (req.body.blob_get.kind == VG_BLOB_RULESET) {
+    } else if (req.body.blob_get.kind <= VG_BLOB_MODEL) {
         char name[VG_CSTATE_NAME_MAX + 1];
         snprintf(name, sizeof name, "%.*s", (int) req.body.blob_get.name.len,
                  req.body.blob_get.name.ptr);
-        s_blobq_t q = {.name = name, .version = req.body.blob_get.version};
+        s_blobq_t q = {.name = name,
+                       .version = req.body.blob_get.version,
+                       .kind = (int) req.body.blob_get.kind};
         vg_raft_read(mb->raft, s_blobq_read, &q);
         if (!q.rc) q.rc = vg_store_blob_get(mb->cfg.store, q.b.hash, q.b.hash_len, &content, &len);
         m.body.blob.code = q.rc;
@@ -1076,7 +1086,7 @@ static int s_put_rules(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w,
         q.lists[i].blob = (vg_cstate_blob_t){
             .version = q.latest + 1, .size = p->content.len, .hash_len = VG_HASH_LEN};
         memcpy(q.lists[i].blob.hash, hash, VG_HASH_LEN);
-        rc = s_blob_load(mb, S_RULES_NAME, &q.rules.blob, &src, &len);
+        rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.rules.blob, &src, &len);
         if (rc) snprintf(err, errlen, "the active rule set: %s", vg_strerror(rc));
         if (!rc) rc = s_rules_compile(mb, &q, src, len, &rs, err, errlen);
     } else { /* just parse it */
@@ -1137,15 +1147,17 @@ static void s_blob_put(vg_member_t *mb, const vg_transport_msg_t *msg)
         s_admin_error(mb, msg, VG_ERR_NOT_OWNER, "not the leader: send this to the leader");
         return;
     }
-    if (req.body.blob_put.kind != VG_BLOB_RULESET) {
-        s_admin_error(mb, msg, VG_ERR_UNSUPPORTED, "only rule sets and lists (kind 0) for now");
+    if (req.body.blob_put.kind > VG_BLOB_MODEL) {
+        s_admin_error(mb, msg, VG_ERR_INVALID, "kind must be 0 (rule set, list) or 1 (model)");
         return;
     }
     vg_jw_t w;
     vg_jw_init(&w);
     char err[400] = "";
     pthread_mutex_lock(&mb->push_mu);
-    int rc = s_put_rules(mb, &req.body.blob_put, &w, err, sizeof err);
+    int rc = req.body.blob_put.kind == VG_BLOB_MODEL
+                 ? s_put_model(mb, &req.body.blob_put, &w, err, sizeof err)
+                 : s_put_rules(mb, &req.body.blob_put, &w, err, sizeof err);
     pthread_mutex_unlock(&mb->push_mu);
     if (rc)
         s_admin_error(mb, msg, rc, err[0] ? err : vg_strerror(rc));
@@ -1276,7 +1288,7 @@ static bool s_admin_rules(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str
         vg_raft_read(mb->raft, s_blobq_read, &q);
         void *src = NULL;
         size_t len = 0;
-        if (!q.rc) q.rc = s_blob_load(mb, S_RULES_NAME, &q.b, &src, &len);
+        if (!q.rc) q.rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.b, &src, &len);
         if (q.rc) {
             s_admin_error(mb, msg, q.rc, arg ? "no such rule set version" : "no active rule set");
         } else {
@@ -1306,6 +1318,248 @@ static bool s_admin_rules(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str
     } else {
         return false;
     }
+    return true;
+}
+
+/* ---- models: push (leader), activation, shadow, and every node's sync -------
+ * Kind 1 blobs. Every pushed artifact is version N of "model" and, with the
+ * same content, version N of "shadow": activating "model" N makes it score,
+ * activating "shadow" N makes it the challenger (0 = none). */
+
+#define S_MODEL_NAME  "model"
+#define S_SHADOW_NAME "shadow"
+
+typedef struct {
+    vg_cstate_blob_t active, shadow; /* version 0 = none */
+    uint64_t latest;
+} s_models_q_t;
+
+static void s_models_read(const vg_cstate_t *st, void *arg)
+{
+    s_models_q_t *q = arg;
+    vg_cstate_blob_get(st, VG_BLOB_MODEL, S_MODEL_NAME, 0, &q->active);
+    vg_cstate_blob_get(st, VG_BLOB_MODEL, S_SHADOW_NAME, 0, &q->shadow);
+    size_t n = vg_cstate_blob_name_count(st, VG_BLOB_MODEL);
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        size_t nv;
+        vg_cstate_blob_t b;
+        if (vg_cstate_blob_name_at(st, VG_BLOB_MODEL, i, &name, NULL, &nv) == 0 &&
+            !strcmp(name, S_MODEL_NAME) && nv &&
+            vg_cstate_blob_version_at(st, VG_BLOB_MODEL, name, nv - 1, &b) == 0)
+            q->latest = b.version;
+    }
+}
+
+/* Loads and decodes a committed model version; NULL (logged once per
+ * version) when it cannot be had or is refused. */
+static vg_model_t *s_model_get(vg_member_t *mb, const char *name, const vg_cstate_blob_t *b)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    vg_model_t *m = NULL;
+    char err[300] = "";
+    int rc = s_blob_load(mb, VG_BLOB_MODEL, name, b, &buf, &len);
+    if (rc)
+        snprintf(err, sizeof err, "its content is not available yet: %s", vg_strerror(rc));
+    else
+        rc = vg_model_decode(buf, len, &m, err, sizeof err);
+    free(buf);
+    if (rc && strcmp(mb->models_error, err)) {
+        vg_warn(S_MOD, "model v%llu not in use: %s", (unsigned long long) b->version, err);
+        snprintf(mb->models_error, sizeof mb->models_error, "%s", err);
+    }
+    return rc ? NULL : m;
+}
+
+static void s_models_sync(vg_member_t *mb)
+{
+    s_models_q_t q = {0};
+    vg_raft_read(mb->raft, s_models_read, &q);
+    char sig[64];
+    snprintf(sig, sizeof sig, "m%llu,s%llu", (unsigned long long) q.active.version,
+             (unsigned long long) q.shadow.version);
+    if (!strcmp(sig, mb->models_applied)) return;
+    vg_model_t *active = q.active.version ? s_model_get(mb, S_MODEL_NAME, &q.active) : NULL;
+    vg_model_t *shadow = q.shadow.version ? s_model_get(mb, S_SHADOW_NAME, &q.shadow) : NULL;
+    if ((q.active.version && !active) || (q.shadow.version && !shadow)) {
+        vg_model_destroy(&active);
+        vg_model_destroy(&shadow);
+        return; /* retried next pass; the engine keeps what it has */
+    }
+    vg_engine_set_model(mb->engine, &active, q.active.version, false);
+    vg_engine_set_model(mb->engine, &shadow, q.shadow.version, true);
+    snprintf(mb->models_applied, sizeof mb->models_applied, "%s", sig);
+    mb->models_error[0] = 0;
+    vg_info(S_MOD, "model v%llu in use, shadow %s%llu", (unsigned long long) q.active.version,
+            q.shadow.version ? "v" : "none ", (unsigned long long) q.shadow.version);
+}
+
+/* Leader, BLOB_PUT kind 1: the artifact must load here (format, checksum,
+ * feature schema of this engine); stored, committed as the next version of
+ * "model" and "shadow", activated if asked. */
+static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w, char *err,
+                       size_t errlen)
+{
+    vg_model_t *m = NULL;
+    int rc = vg_model_decode(p->content.ptr, p->content.len, &m, err, errlen);
+    if (rc) return rc;
+    const vg_model_info_t *info = vg_model_info(m);
+    uint8_t hash[VG_HASH_LEN];
+    vg_hash128(p->content.ptr, p->content.len, hash);
+    rc = vg_store_blob_put(mb->cfg.store, hash, VG_HASH_LEN, p->content.ptr, p->content.len);
+    s_models_q_t q = {0};
+    vg_raft_read(mb->raft, s_models_read, &q);
+    uint64_t version = q.latest + 1;
+    vg_mpw_t cmd;
+    vg_mpw_init(&cmd);
+    vg_raft_result_t res;
+    const char *names[2] = {S_MODEL_NAME, S_SHADOW_NAME};
+    for (int i = 0; i < 2 && !rc; i++) {
+        vg_mpw_reset(&cmd);
+        vg_cstate_cmd_put_blob(&cmd, VG_BLOB_MODEL, names[i], version, hash, VG_HASH_LEN,
+                               p->content.len);
+        rc = s_propose(mb, &cmd, &res);
+    }
+    if (!rc && p->activate) {
+        vg_mpw_reset(&cmd);
+        vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, S_MODEL_NAME, version);
+        rc = s_propose(mb, &cmd, &res);
+    }
+    vg_mpw_fini(&cmd);
+    if (rc) {
+        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
+    } else {
+        char hex[2 * VG_HASH_LEN + 1];
+        vg_hash_hex(hash, VG_HASH_LEN, hex);
+        vg_jw_obj_begin(w);
+        vg_jw_kcstr(w, "name", S_MODEL_NAME);
+        vg_jw_kint(w, "version", (int64_t) version);
+        vg_jw_kcstr(w, "hash", hex);
+        vg_jw_kint(w, "size", (int64_t) p->content.len);
+        vg_jw_kbool(w, "active", p->activate != 0);
+        vg_jw_kint(w, "trees", info->trees);
+        vg_jw_kint(w, "sample", info->sample);
+        vg_jw_kcstr(w, "created", info->created);
+        vg_jw_key(w, "features");
+        vg_jw_arr_begin(w);
+        for (uint32_t i = 0; i < info->n_features; i++) vg_jw_cstr(w, info->features[i]);
+        vg_jw_arr_end(w);
+        vg_jw_obj_end(w);
+        vg_info(S_MOD, "model v%llu committed%s", (unsigned long long) version,
+                p->activate ? " and activated" : "");
+    }
+    vg_model_destroy(&m);
+    return rc;
+}
+
+/* Leader: activates version v of name (kind 1); v 0 = none (shadow only). */
+static int s_model_activate(vg_member_t *mb, const char *name, uint64_t v, char *err, size_t errlen)
+{
+    if (v) {
+        s_blobq_t q = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
+        vg_raft_read(mb->raft, s_blobq_read, &q);
+        if (q.rc) {
+            snprintf(err, errlen, "no model version %llu", (unsigned long long) v);
+            return VG_ERR_NOT_FOUND;
+        }
+    }
+    vg_mpw_t cmd;
+    vg_mpw_init(&cmd);
+    vg_raft_result_t res;
+    vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, name, v);
+    int rc = s_propose(mb, &cmd, &res);
+    vg_mpw_fini(&cmd);
+    if (rc) snprintf(err, errlen, "commit failed: %s", res.msg[0] ? res.msg : vg_strerror(rc));
+    return rc;
+}
+
+/* models.rollback target: v, or the highest kept version below the active. */
+static uint64_t s_model_previous(vg_member_t *mb)
+{
+    s_models_q_t q = {0};
+    vg_raft_read(mb->raft, s_models_read, &q);
+    for (uint64_t v = q.active.version ? q.active.version - 1 : 0; v >= 1; v--) {
+        s_blobq_t b = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
+        vg_raft_read(mb->raft, s_blobq_read, &b);
+        if (!b.rc) return v;
+    }
+    return 0;
+}
+
+static void s_models_list_read(const vg_cstate_t *st, void *arg)
+{
+    vg_jw_t *w = arg;
+    s_models_q_t q = {0};
+    s_models_read(st, &q);
+    vg_jw_obj_begin(w);
+    vg_jw_kint(w, "active", (int64_t) q.active.version);
+    vg_jw_kint(w, "shadow", (int64_t) q.shadow.version);
+    vg_jw_key(w, "versions");
+    vg_jw_arr_begin(w);
+    for (size_t k = 0;; k++) {
+        vg_cstate_blob_t b;
+        char hex[2 * VG_CSTATE_HASH_MAX + 1];
+        if (vg_cstate_blob_version_at(st, VG_BLOB_MODEL, S_MODEL_NAME, k, &b)) break;
+        vg_hash_hex(b.hash, b.hash_len, hex);
+        vg_jw_obj_begin(w);
+        vg_jw_kint(w, "version", (int64_t) b.version);
+        vg_jw_kint(w, "size", (int64_t) b.size);
+        vg_jw_kcstr(w, "hash", hex);
+        vg_jw_obj_end(w);
+    }
+    vg_jw_arr_end(w);
+    vg_jw_obj_end(w);
+}
+
+/* ADMIN models.list / models.stats / models.activate V / models.rollback
+ * [V] / models.shadow V (0 = none); false when cmd is none of them. */
+static bool s_admin_models(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str_t cmd,
+                           uint32_t arg, vg_jw_t *w)
+{
+    bool change = vg_str_eq_c(cmd, "models.activate") || vg_str_eq_c(cmd, "models.rollback") ||
+                  vg_str_eq_c(cmd, "models.shadow");
+    if (vg_str_eq_c(cmd, "models.list")) {
+        vg_raft_read(mb->raft, s_models_list_read, w);
+    } else if (vg_str_eq_c(cmd, "models.stats")) {
+        vg_engine_model_stats_t st;
+        vg_engine_model_stats(mb->engine, &st);
+        vg_jw_obj_begin(w);
+        vg_jw_kint(w, "node", mb->cfg.node_id);
+        vg_jw_kint(w, "active", (int64_t) st.active_version);
+        vg_jw_kint(w, "shadow", (int64_t) st.shadow_version);
+        vg_jw_kint(w, "scored", (int64_t) st.scored);
+        vg_jw_kint(w, "flagged", (int64_t) st.flagged);
+        vg_jw_kint(w, "shadow_scored", (int64_t) st.shadow_scored);
+        vg_jw_kint(w, "shadow_flagged", (int64_t) st.shadow_flagged);
+        vg_jw_kint(w, "both_flagged", (int64_t) st.both_flagged);
+        vg_jw_obj_end(w);
+    } else if (change) {
+        char err[300] = "";
+        int rc = VG_ERR_NOT_OWNER;
+        uint64_t v = arg;
+        bool shadow = vg_str_eq_c(cmd, "models.shadow");
+        if (vg_raft_is_leader(mb->raft)) {
+            if (vg_str_eq_c(cmd, "models.rollback") && !v) v = s_model_previous(mb);
+            rc = !v && !shadow ? VG_ERR_NOT_FOUND : 0;
+            if (rc) snprintf(err, sizeof err, "no earlier model version to roll back to");
+            if (!rc)
+                rc =
+                    s_model_activate(mb, shadow ? S_SHADOW_NAME : S_MODEL_NAME, v, err, sizeof err);
+        } else {
+            snprintf(err, sizeof err, "not the leader: send this to the leader");
+        }
+        if (rc) {
+            s_admin_error(mb, msg, rc, err);
+            return true;
+        }
+        vg_jw_obj_begin(w);
+        vg_jw_kint(w, shadow ? "shadow" : "active", (int64_t) v);
+        vg_jw_obj_end(w);
+    } else {
+        return false;
+    }
+    s_admin_reply(mb, msg, 0, w);
     return true;
 }
 
@@ -1365,7 +1619,7 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
                 s_admin_reply(mb, msg, 0, &w);
             }
         }
-    } else if (s_admin_rules(mb, msg, cmd, node, &w)) {
+    } else if (s_admin_rules(mb, msg, cmd, node, &w) || s_admin_models(mb, msg, cmd, node, &w)) {
         /* answered */
     } else if (vg_str_eq_c(cmd, "metrics")) {
         s_metrics_json(mb, &w);
@@ -1373,7 +1627,8 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     } else {
         s_admin_error(mb, msg, VG_ERR_INVALID,
                       "unknown command (status, nodes, metrics, drain, remove, rules.list, "
-                      "rules.show, rules.stats, rules.rollback)");
+                      "rules.show, rules.stats, rules.rollback, models.list, models.stats, "
+                      "models.activate, models.rollback, models.shadow)");
     }
     vg_jw_fini(&w);
 }

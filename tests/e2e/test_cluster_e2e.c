@@ -944,6 +944,168 @@ static void test_rules_cluster_wide(void **state)
     assert_int_equal(v5, 3);
 }
 
+/* ---- models, cluster-wide -------------------------------------------------- */
+
+/* The model versions node i scores with ("active", "shadow"; -1: none). */
+static long s_model_version(int i, const char *which)
+{
+    json_t *j = s_admin(i, "models.stats");
+    long v = j ? (long) json_integer_value(json_object_get(j, which)) : -1;
+    json_decref(j);
+    return v;
+}
+
+/* Seconds until every live node scores with active model v (-1: not in 5 s). */
+static double s_model_everywhere(long v)
+{
+    uint64_t t0 = vg_now_ns();
+    for (int k = 0; k < 500; k++) {
+        bool all = true;
+        for (int i = 1; i <= NODES + 2; i++)
+            if (s_nodes[i].pid) all = all && s_model_version(i, "active") == v;
+        if (all) return (double) (vg_now_ns() - t0) / 1e9;
+        usleep(10000);
+    }
+    return -1;
+}
+
+/* Runs a program of the build (bin/NAME) with args; its exit code. */
+static int s_run_bin(const char *name, const char *const *args)
+{
+    char bin[512], log[400];
+    snprintf(bin, sizeof bin, "%s/bin/%s",
+             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build", name);
+    snprintf(log, sizeof log, "%s/%s.out", s_root, name);
+    const char *argv[24] = {bin};
+    size_t n = 1;
+    for (size_t k = 0; args[k] && n < 23; k++) argv[n++] = args[k];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        (void) f;
+        dup2(1, 2);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* vigil-train models pushed with vigilctl: activate → every node scores
+ * with version N (and a strongly anomalous transaction's reasons name
+ * "model vN"); shadow → scored and counted, not acted on; rollback → N-1;
+ * an artifact for another feature schema is refused; the node that joined
+ * later (test_rules_cluster_wide) has the active model. */
+static void test_models_cluster_wide(void **state)
+{
+    (void) state;
+    char hist[300], m1[300], m2[300], reg[300], bad[300], out[8192];
+    snprintf(hist, sizeof hist, "%s/train.ndjson", s_root);
+    snprintf(m1, sizeof m1, "%s/m1.vgm", s_root);
+    snprintf(m2, sizeof m2, "%s/m2.vgm", s_root);
+    snprintf(reg, sizeof reg, "%s/runs.ndjson", s_root);
+    snprintf(bad, sizeof bad, "%s/bad.vgm", s_root);
+    char lg[512];
+    snprintf(
+        lg, sizeof lg,
+        "%s/bin/vigil-loadgen --dry-run --count 4000 --users 100 --history-days 2 --quiet > '%s'",
+        getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build", hist);
+    assert_int_equal(system(lg), 0);
+    assert_int_equal(
+        s_run_bin("vigil-train", (const char *[]){"--data", hist, "--out", m1, "--trees", "50",
+                                                  "--seed", "1", "--registry", reg, NULL}),
+        0);
+    assert_int_equal(
+        s_run_bin("vigil-train", (const char *[]){"--data", hist, "--out", m2, "--trees", "50",
+                                                  "--seed", "2", "--registry", reg, NULL}),
+        0);
+    int rc =
+        s_vigilctl((const char *[]){"models", "push", m1, "--activate", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    double t1 = s_model_everywhere(1);
+    fprintf(stderr, "model v1 on every node %.3f s after the push returned\n", t1);
+    assert_true(t1 >= 0 && t1 <= 2.0);
+    rc = s_vigilctl((const char *[]){"models", "push", m2, NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_true(s_model_everywhere(1) >= 0); /* pushed, not active */
+    rc = s_vigilctl((const char *[]){"models", "activate", "2", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_true(s_model_everywhere(2) >= 0);
+    /* a user with a routine history, then a far-out transaction: the
+     * model's reason names its version */
+    e2e_resp_t r;
+    for (int k = 0; k < 12; k++) {
+        char body[400];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"mh%d\",\"user_id\":\"mx-user\",\"amount\":%d,\"currency\":\"EUR\","
+                 "\"country\":\"DE\",\"merchant_id\":\"m1\",\"device_id\":\"d1\",\"lat\":52.5,"
+                 "\"lon\":13.4,\"timestamp\":%lld}",
+                 k, 20 + k % 3, 1767225600000LL + k * 86400000LL);
+        r = e2e_post(&s_http, "/v1/transactions", body);
+        e2e_resp_free(&r);
+    }
+    r = e2e_post(&s_http, "/v1/transactions",
+                 "{\"id\":\"mx1\",\"user_id\":\"mx-user\",\"amount\":98765,"
+                 "\"currency\":\"EUR\",\"country\":\"AQ\",\"merchant_id\":\"odd\","
+                 "\"device_id\":\"new\",\"lat\":-75,\"lon\":120,"
+                 "\"timestamp\":1768262460000}");
+    assert_int_equal(r.status, 200);
+    char *dump = json_dumps(r.json, JSON_COMPACT);
+    fprintf(stderr, "far-out transaction: %s\n", dump);
+    assert_non_null(strstr(dump, "\"model v2\""));
+    free(dump);
+    e2e_resp_free(&r);
+    /* shadow: counted, never a reason */
+    rc = s_vigilctl((const char *[]){"models", "shadow", "1", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    for (int k = 0; k < 100 && s_model_version(1, "shadow") != 1; k++) usleep(20000);
+    assert_int_equal(s_model_version(1, "shadow"), 1);
+    for (int k = 0; k < 20; k++) {
+        char body[300];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"ms%d\",\"user_id\":\"ms-u%d\",\"amount\":12,\"currency\":\"EUR\","
+                 "\"timestamp\":1767229200000}",
+                 k, k);
+        r = e2e_post(&s_http, "/v1/transactions", body);
+        assert_null(strstr(r.body, "model v1"));
+        e2e_resp_free(&r);
+    }
+    rc = s_vigilctl((const char *[]){"--json", "models", "stats", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_true(json_integer_value(json_object_get(json_object_get(st, "total"), "scored")) >= 33);
+    assert_true(
+        json_integer_value(json_object_get(json_object_get(st, "total"), "shadow_scored")) >= 20);
+    json_decref(st);
+    r = e2e_get(&s_http2, "/v1/models"); /* the API compares the two as well */
+    assert_int_equal(r.status, 200);
+    assert_int_equal(
+        json_integer_value(json_array_get(json_object_get(r.json, "active_versions"), 0)), 2);
+    assert_int_equal(
+        json_integer_value(json_array_get(json_object_get(r.json, "shadow_versions"), 0)), 1);
+    assert_true(json_integer_value(json_object_get(r.json, "shadow_scored")) >= 20);
+    e2e_resp_free(&r);
+    rc = s_vigilctl((const char *[]){"models", "shadow", "off", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    /* rollback: N-1 everywhere, the late joiner included */
+    rc = s_vigilctl((const char *[]){"models", "rollback", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_true(s_model_everywhere(1) >= 0);
+    assert_int_equal(s_model_version(NODES + 2, "active"), 1);
+    /* refused: not an artifact */
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("not a model\n", f);
+    fclose(f);
+    rc = s_vigilctl((const char *[]){"models", "push", bad, NULL}, out, sizeof out);
+    assert_int_equal(rc, 1);
+    rc = s_vigilctl((const char *[]){"models", "list", NULL}, out, sizeof out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "active"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -955,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_two_gateways),
         cmocka_unit_test(test_node_id_remembered),
         cmocka_unit_test(test_rules_cluster_wide),
+        cmocka_unit_test(test_models_cluster_wide),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -393,6 +393,59 @@ static void test_rules_file(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A single node with --model (a vigil-train artifact): every transaction
+ * is scored by it (GET /v1/models); a file that is not a model stops the
+ * start with a clear message. */
+static void test_model_file(void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/vigil-model-XXXXXX", cmd[1200], model[200], hist[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(hist, sizeof hist, "%s/h.ndjson", dir);
+    snprintf(model, sizeof model, "%s/m.vgm", dir);
+    const char *b = getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build";
+    snprintf(cmd, sizeof cmd,
+             "%s/bin/vigil-loadgen --dry-run --count 3000 --users 50 --history-days 1 --quiet > "
+             "'%s' && %s/bin/vigil-train --data '%s' --out '%s' --trees 30 --registry "
+             "'%s/runs.ndjson' > /dev/null 2>&1",
+             b, hist, b, hist, model, dir);
+    assert_int_equal(system(cmd), 0);
+    e2e_node_t n = {0};
+    const char *extra[] = {"--model", model, NULL};
+    assert_int_equal(e2e_start(&n, extra), 0);
+    for (int k = 0; k < 5; k++) {
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"id\":\"mf%d\",\"user_id\":\"u\",\"amount\":%d,\"currency\":\"EUR\","
+                 "\"timestamp\":%lld}",
+                 k, 10 + k, 1767225600000LL + k * 60000LL);
+        e2e_resp_t r = e2e_post(&n, "/v1/transactions", body);
+        assert_int_equal(r.status, 200);
+        e2e_resp_free(&r);
+    }
+    e2e_resp_t r = e2e_get(&n, "/v1/models");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(
+        json_integer_value(json_array_get(json_object_get(r.json, "active_versions"), 0)), 1);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "scored")), 5);
+    e2e_resp_free(&r);
+    assert_int_equal(e2e_stop(&n, SIGTERM), 0);
+    e2e_cleanup(&n);
+    e2e_node_t bad = {0};
+    const char *bad_extra[] = {"--model", hist, NULL}; /* NDJSON, not a model */
+    assert_int_not_equal(e2e_start(&bad, bad_extra), 0);
+    FILE *log = fopen(bad.log, "r");
+    char text[4096] = "";
+    size_t got = log ? fread(text, 1, sizeof text - 1, log) : 0;
+    text[got] = 0;
+    if (log) fclose(log);
+    assert_non_null(strstr(text, "model: "));
+    e2e_stop(&bad, SIGKILL);
+    e2e_cleanup(&bad);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_health_and_metrics(void **state)
 {
     (void) state;
@@ -431,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_health_and_metrics),
         cmocka_unit_test(test_rules_file),
+        cmocka_unit_test(test_model_file),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
