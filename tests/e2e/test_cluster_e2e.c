@@ -30,7 +30,7 @@ typedef struct {
 } t_proc_t;
 
 static char s_root[64];
-static t_proc_t s_nodes[NODES + 3], s_gw, s_gw2; /* ids 1..NODES, then a joiner */
+static t_proc_t s_nodes[NODES + 4], s_gw, s_gw2; /* ids 1..NODES, then a joiner */
 static e2e_node_t s_http, s_http2;               /* two gateways, for e2e_http */
 static vg_transport_t *s_tr;
 
@@ -243,7 +243,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void) state;
-    for (int i = 1; i <= NODES + 2; i++)
+    for (int i = 1; i <= NODES + 3; i++)
         if (s_nodes[i].pid > 0) kill(s_nodes[i].pid, SIGKILL), waitpid(s_nodes[i].pid, NULL, 0);
     if (s_gw.pid > 0) kill(s_gw.pid, SIGTERM), waitpid(s_gw.pid, NULL, 0);
     if (s_gw2.pid > 0) kill(s_gw2.pid, SIGTERM), waitpid(s_gw2.pid, NULL, 0);
@@ -1094,6 +1094,14 @@ static void test_models_cluster_wide(void **state)
     assert_int_equal(rc, 0);
     assert_true(s_model_everywhere(1) >= 0);
     assert_int_equal(s_model_version(NODES + 2, "active"), 1);
+    s_start_node(NODES + 3, true); /* joins after the activation: gets model v1 */
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_nodes[NODES + 3].port);
+    vg_transport_connect(s_tr, NODES + 3, ep);
+    long v6 = -1;
+    for (int k = 0; k < 300 && v6 != 1; k++, usleep(100000))
+        v6 = s_model_version(NODES + 3, "active");
+    assert_int_equal(v6, 1);
     /* refused: not an artifact */
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
