@@ -22,10 +22,12 @@ typedef struct {
 static void s_usage(FILE *out)
 {
     fprintf(out, "usage: vigil-gateway --cluster HOST:PORT[,HOST:PORT...] [options]\n\n"
-                 "The Vigil HTTP API (POST /v1/transactions, /healthz, /readyz, /metrics) in\n"
-                 "front of a cluster: learns the shard map from any member and sends each\n"
-                 "transaction to the node owning its shard, retrying on NOT_OWNER or a dead\n"
-                 "owner. Anomaly queries need the PostgreSQL store (not yet): 503 here.\n\n"
+                 "The Vigil HTTP API of `vigil-node --gateway` (POST /v1/transactions, GET\n"
+                 "/v1/anomalies[/ID], /v1/stats/anomalies, /v1/rules, /v1/models, /healthz,\n"
+                 "/readyz, /metrics) in front of a cluster: learns the shard map from any\n"
+                 "member and sends each transaction to the node owning its shard, retrying\n"
+                 "on NOT_OWNER or a dead owner. Anomaly queries ask every member and merge\n"
+                 "(newest first; a cursor works on any gateway). Several may run at once.\n\n"
                  "  --cluster ADDRS      members' --listen addresses (env VIGIL_CLUSTER)\n"
                  "  --http HOST:PORT     listen address (default 127.0.0.1:8080, env VIGIL_HTTP)\n"
                  "  --http-threads N     HTTP worker threads (default 16)\n"

@@ -33,6 +33,8 @@
  *                                                       by decision [3]
  *   meta          "format"                              u32
  *   blobs         content hash (16 bytes)               rule set / model bytes
+ *   outbox        seq u64 (ascending)                   vg_anomaly_encode bytes, awaiting
+ *                                                       delivery to an external store
  *
  * Ids (anomaly id, user_id) in anomaly keys are 1..VG_TX_ID_MAX bytes.
  * esc() writes a NUL byte of user_id as 0x00 0xFF (ids without NUL are
@@ -56,9 +58,21 @@
 #define S_LIMIT_MAX    1000
 #define S_TIME_ABS_MAX ((int64_t) 1 << 60) /* stats: |from|, |to|, bucket */
 
-enum { S_USERS, S_SEEN, S_ANOM, S_ANOM_ID, S_ANOM_USER, S_ANOM_STATS, S_META, S_BLOBS, S_NDB };
+enum {
+    S_USERS,
+    S_SEEN,
+    S_ANOM,
+    S_ANOM_ID,
+    S_ANOM_USER,
+    S_ANOM_STATS,
+    S_META,
+    S_BLOBS,
+    S_OUTBOX,
+    S_NDB
+};
 static const char *const s_db_names[S_NDB] = {
-    "users", "seen", "anomalies", "anom_by_id", "anom_by_user", "anom_stats", "meta", "blobs"};
+    "users", "seen", "anomalies", "anom_by_id", "anom_by_user", "anom_stats", "meta", "blobs",
+    "outbox"};
 
 struct vg_store {
     MDB_env *env;
@@ -66,6 +80,8 @@ struct vg_store {
     char *dir;
     vg_mpw_t scratch; /* record encoding; only touched while holding the write txn */
     atomic_uint_fast64_t commits, commit_ns_total, commit_ns_last;
+    bool outbox;                   /* anomalies go to the outbox, not the local dbs */
+    atomic_uint_fast64_t next_seq; /* the next outbox key */
 };
 
 struct vg_store_batch {
@@ -279,6 +295,8 @@ static int s_open_dbs(vg_store_t *s, size_t map_size, char *errbuf, size_t errle
     return rc ? VG_ERR_STORAGE : 0;
 }
 
+static int s_outbox_init(vg_store_t *s);
+
 int vg_store_open(const vg_store_config_t *cfg, vg_store_t **out, char *errbuf, size_t errlen)
 {
     VG_ASSERT(cfg && out);
@@ -313,6 +331,8 @@ int vg_store_open(const vg_store_config_t *cfg, vg_store_t **out, char *errbuf, 
         if (dead) vg_info(S_MOD, "%s: cleared %d stale reader slots", s->dir, dead);
         rc = s_open_dbs(s, map_size, msg, sizeof msg);
     }
+    s->outbox = cfg->outbox;
+    if (!rc && (rc = s_outbox_init(s))) snprintf(msg, sizeof msg, "cannot read the outbox");
     if (rc) {
         vg_error(S_MOD, "%s", msg);
         s_msg(errbuf, errlen, "store: %s", msg);
@@ -433,6 +453,12 @@ int vg_store_put_anomaly(vg_store_batch_t *b, const vg_anomaly_t *a)
         vg_warn(S_MOD, "anomaly %.*s not stored: %s", (int) tx->id.len, tx->id.ptr,
                 vg_perr_str(&perr, msg, sizeof msg));
         return VG_ERR_INVALID;
+    }
+    if (b->s->outbox) { /* delivered (and deduplicated) by the external store */
+        uint8_t seq[8];
+        s_put64(seq, atomic_fetch_add(&b->s->next_seq, 1));
+        MDB_val k = s_val(seq, 8), v = s_val(w->buf, w->len);
+        return s_put(b, S_OUTBOX, &k, &v, MDB_APPEND);
     }
     uint8_t pk[S_PK_MAX], ukey[S_UKEY_MAX];
     size_t pk_len = s_pk(tx->ts_ms, tx->id, pk);
@@ -936,4 +962,105 @@ int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out
     mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND) return VG_ERR_NOT_FOUND;
     return rc ? s_err(rc, "blob get") : 0;
+}
+
+/* ---- outbox ----------------------------------------------------------------- */
+
+/* The next outbox key: one past the last entry (1 when empty). */
+static int s_outbox_init(vg_store_t *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = s_ro_begin(s, &txn);
+    if (rc) return rc;
+    uint64_t next = 1;
+    MDB_val k, v;
+    if (!mdb_cursor_open(txn, s->dbi[S_OUTBOX], &cur)) {
+        if (!mdb_cursor_get(cur, &k, &v, MDB_LAST) && k.mv_size == 8) next = s_get64(k.mv_data) + 1;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    atomic_store(&s->next_seq, next);
+    return 0;
+}
+
+int vg_store_outbox_take(vg_store_t *s, size_t max, vg_store_outbox_t *out)
+{
+    VG_ASSERT(s && out && max);
+    out->n = 0;
+    out->last_seq = 0;
+    vg_mpw_reset(&out->buf);
+    if (out->cap < max) {
+        out->recs = vg_realloc(out->recs, max * sizeof *out->recs);
+        out->offs = vg_realloc(out->offs, max * sizeof *out->offs);
+        out->cap = max;
+    }
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = s_ro_begin(s, &txn);
+    if (rc) return rc;
+    if ((rc = mdb_cursor_open(txn, s->dbi[S_OUTBOX], &cur))) {
+        mdb_txn_abort(txn);
+        return s_err(rc, "outbox cursor");
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && out->n < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8) continue;
+        out->offs[out->n] = out->buf.len;
+        vg_mpw_raw(&out->buf, v.mv_data, v.mv_size);
+        out->recs[out->n].len = (uint32_t) v.mv_size;
+        out->last_seq = s_get64(k.mv_data);
+        out->n++;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc && rc != MDB_NOTFOUND) return s_err(rc, "outbox read");
+    for (size_t i = 0; i < out->n; i++)
+        out->recs[i].ptr = (const char *) out->buf.buf + out->offs[i];
+    return out->buf.err;
+}
+
+void vg_store_outbox_fini(vg_store_outbox_t *o)
+{
+    vg_mpw_fini(&o->buf);
+    free(o->recs);
+    free(o->offs);
+    memset(o, 0, sizeof *o);
+}
+
+int vg_store_outbox_ack(vg_store_t *s, uint64_t upto_seq)
+{
+    VG_ASSERT(s);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return s_err(rc, "outbox ack");
+    if ((rc = mdb_cursor_open(txn, s->dbi[S_OUTBOX], &cur))) {
+        mdb_txn_abort(txn);
+        return s_err(rc, "outbox ack cursor");
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
+        if (k.mv_size == 8 && s_get64(k.mv_data) > upto_seq) break;
+        if ((rc = mdb_cursor_del(cur, 0))) break;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return s_err(rc, "outbox delete");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? s_err(rc, "outbox ack commit") : 0;
+}
+
+uint64_t vg_store_outbox_count(vg_store_t *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (s_ro_begin(s, &txn)) return 0;
+    uint64_t n = mdb_stat(txn, s->dbi[S_OUTBOX], &st) ? 0 : st.ms_entries;
+    mdb_txn_abort(txn);
+    return n;
 }

@@ -28,6 +28,7 @@ typedef struct {
     const char *dir; /* created if missing */
     size_t map_size; /* bytes of address space; 0 = 64 GiB (sparse file) */
     bool no_sync;    /* skip fsync at commit (benchmarks only: loses durability) */
+    bool outbox;     /* anomalies go to the outbox (an external store takes them) */
 } vg_store_config_t;
 
 /* Opens (creating) the environment and its named databases. Returns 0 or
@@ -131,5 +132,28 @@ int vg_store_blob_put(vg_store_t *s, const void *key, size_t key_len, const void
 /* Copies the blob into *out (vg_malloc'd, the caller frees). Returns 0,
  * VG_ERR_NOT_FOUND or VG_ERR_STORAGE. */
 int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out, size_t *len);
+
+/* ---- outbox: anomalies awaiting an external store ------------------------
+ * With cfg.outbox, vg_store_put_anomaly appends the record to the outbox
+ * (in the batch's transaction: durable with the verdict) instead of the
+ * local anomaly databases. A delivery thread takes the oldest entries,
+ * hands them to the external store and acks them once it committed. */
+
+typedef struct {
+    size_t n;          /* records taken */
+    vg_str_t *recs;    /* their bytes (into buf), oldest first */
+    uint64_t last_seq; /* key of the last one: ack up to it */
+    vg_mpw_t buf;      /* owned; reused between takes */
+    size_t *offs, cap;
+} vg_store_outbox_t;
+
+/* Copies up to max of the oldest entries into out (zero it before the
+ * first use; vg_store_outbox_fini frees). Any thread but a writer's. */
+int vg_store_outbox_take(vg_store_t *s, size_t max, vg_store_outbox_t *out);
+void vg_store_outbox_fini(vg_store_outbox_t *o);
+/* Deletes every entry up to upto_seq (its own write transaction). */
+int vg_store_outbox_ack(vg_store_t *s, uint64_t upto_seq);
+/* Entries waiting. */
+uint64_t vg_store_outbox_count(vg_store_t *s);
 
 #endif

@@ -911,6 +911,59 @@ static void test_group_commit_throughput(void **state)
     assert_int_equal(st.commits, 1 + batches);
 }
 
+/* Outbox mode: anomalies are queued in commit order, not stored locally;
+ * take/ack consume them; the sequence survives a reopen. */
+static void test_outbox(void **state)
+{
+    t_fix_t *f = *state;
+    vg_store_close(&f->s);
+    vg_store_config_t cfg = {.dir = f->dir, .map_size = 1u << 30, .outbox = true};
+    char err[256];
+    assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
+    vg_store_batch_t *b;
+    assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "ob%d", i);
+        s_put_anom(b, s_anom(id, "u", T0 + i * MIN, 0.9, 2, "mad", "amount"));
+    }
+    assert_int_equal(vg_store_batch_commit(&b), 0);
+    assert_int_equal(vg_store_outbox_count(f->s), 5);
+    vg_anomaly_query_t q;
+    vg_anomaly_query_init(&q);
+    t_col_t *c = calloc(1, sizeof *c);
+    char next[VG_STORE_CURSOR_MAX + 1];
+    assert_int_equal(s_query(f->s, &q, 0, c, next), 0);
+    assert_int_equal(c->n, 0); /* not in the local store */
+    vg_store_outbox_t ob = {0};
+    assert_int_equal(vg_store_outbox_take(f->s, 3, &ob), 0);
+    assert_int_equal(ob.n, 3);
+    assert_int_equal(ob.last_seq, 3);
+    vg_anomaly_rec_t rec;
+    vg_perr_t perr;
+    vg_perr_clear(&perr);
+    assert_int_equal(vg_anomaly_decode(ob.recs[2].ptr, ob.recs[2].len, &rec, &perr), 0);
+    assert_true(vg_str_eq_c(rec.id, "ob2"));
+    assert_int_equal(vg_store_outbox_ack(f->s, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s), 2);
+    vg_store_close(&f->s); /* the sequence continues after a reopen */
+    assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
+    assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
+    s_put_anom(b, s_anom("ob5", "u", T0 + 5 * MIN, 0.9, 2, "mad", "amount"));
+    assert_int_equal(vg_store_batch_commit(&b), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 10, &ob), 0);
+    assert_int_equal(ob.n, 3);
+    assert_int_equal(ob.last_seq, 6);
+    assert_int_equal(vg_anomaly_decode(ob.recs[0].ptr, ob.recs[0].len, &rec, &perr), 0);
+    assert_true(vg_str_eq_c(rec.id, "ob3"));
+    assert_int_equal(vg_store_outbox_ack(f->s, 6), 0);
+    assert_int_equal(vg_store_outbox_count(f->s), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 10, &ob), 0);
+    assert_int_equal(ob.n, 0);
+    vg_store_outbox_fini(&ob);
+    free(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
@@ -930,6 +983,7 @@ int main(void)
         T(test_open_errors),
         T(test_map_full),
         T(test_group_commit_throughput),
+        T(test_outbox),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
