@@ -10,6 +10,7 @@
 #include "vg_model.h"
 #include "vg_strmap.h"
 #include "vg_tx_json.h"
+#include "vg_txcsv.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +117,14 @@ int vg_replay_file(const char *path, const vg_replay_opts_t *o, vg_replay_t *out
     size_t len;
     int rc = vg_file_read(path, VG_ML_INPUT_MAX, &buf, &len, errbuf, errlen);
     if (rc) return rc;
+    if (vg_txcsv_detect(buf, len)) { /* CSV history: the same parser, via NDJSON */
+        char *json;
+        size_t jlen;
+        rc = vg_txcsv_to_ndjson(buf, len, path, &json, &jlen, errbuf, errlen);
+        free(buf);
+        if (rc) return rc;
+        buf = json, len = jlen;
+    }
     return vg_replay_buffer(buf, len, path, o, out, errbuf, errlen);
 }
 

@@ -14,6 +14,7 @@
 #include "vg_labels.h"
 #include "vg_mem.h"
 #include "vg_replay.h"
+#include "vg_txcsv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -228,6 +229,45 @@ static void test_replay_matches_feature_engine(void **state)
     assert_int_equal(vg_replay_file("/nonexistent/tx", &o, &r, err, sizeof err), VG_ERR_IO);
 }
 
+/* CSV history becomes the NDJSON the node parses: same rows; quoting,
+ * absent cells and attributes; unknown columns and ragged rows refused. */
+static void test_tx_csv(void **state)
+{
+    (void) state;
+    const char *csv = "id,user_id,amount,currency,timestamp,country,merchant_id,attributes.mcc\n"
+                      "t1,u1,12.5,EUR,1767225600000,DE,\"m,1\",5411\n"
+                      "t2,u1,14,EUR,2026-01-01T00:01:00Z,,\"say \"\"hi\"\"\",\n";
+    assert_true(vg_txcsv_detect(csv, strlen(csv)));
+    assert_false(vg_txcsv_detect(" {\"id\":1}", 10));
+    char *json, err[256];
+    size_t len;
+    assert_int_equal(vg_txcsv_to_ndjson(csv, strlen(csv), "h.csv", &json, &len, err, sizeof err),
+                     0);
+    assert_string_equal(
+        json, "{\"id\":\"t1\",\"user_id\":\"u1\",\"amount\":12.5,\"currency\":\"EUR\","
+              "\"timestamp\":1767225600000,\"country\":\"DE\",\"merchant_id\":\"m,1\","
+              "\"attributes\":{\"mcc\":5411}}\n"
+              "{\"id\":\"t2\",\"user_id\":\"u1\",\"amount\":14,\"currency\":\"EUR\","
+              "\"timestamp\":\"2026-01-01T00:01:00Z\",\"merchant_id\":\"say \\\"hi\\\"\"}\n");
+    uint8_t feat[1] = {VG_FEATURE_amount};
+    vg_replay_opts_t o = {.features = feat, .n_features = 1};
+    vg_features_config_default(&o.fcfg);
+    vg_replay_t r;
+    assert_int_equal(vg_replay_buffer(json, len, "h.csv", &o, &r, err, sizeof err), 0);
+    assert_int_equal(r.rows, 2);
+    assert_true(r.x[0] == 12.5 && r.x[1] == 14);
+    vg_replay_fini(&r);
+    const char *bad = "id,user,amount\nt1,u1,3\n";
+    assert_int_equal(vg_txcsv_to_ndjson(bad, strlen(bad), "b.csv", &json, &len, err, sizeof err),
+                     VG_ERR_PARSE);
+    assert_non_null(strstr(err, "unknown column 'user'"));
+    const char *ragged = "id,user_id\nt1,u1,extra\n";
+    assert_int_equal(
+        vg_txcsv_to_ndjson(ragged, strlen(ragged), "r.csv", &json, &len, err, sizeof err),
+        VG_ERR_PARSE);
+    assert_non_null(strstr(err, "r.csv:2:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_labels_shapes),
         cmocka_unit_test(test_labels_errors),
         cmocka_unit_test(test_replay_matches_feature_engine),
+        cmocka_unit_test(test_tx_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
