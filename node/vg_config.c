@@ -363,6 +363,15 @@ int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit
         return vg_perr_set(err, VG_ERR_INVALID, "model_threshold", "must be in (0, 1)");
     if (!(cfg->engine.model_weight >= 0 && cfg->engine.model_weight <= 1))
         return vg_perr_set(err, VG_ERR_INVALID, "model_weight", "must be in [0, 1]");
+    if (strcmp(cfg->store, "lmdb") && strcmp(cfg->store, "postgres"))
+        return vg_perr_set(err, VG_ERR_INVALID, "store", "must be lmdb or postgres");
+    if (!strcmp(cfg->store, "postgres") && !cfg->pg_dsn[0])
+        return vg_perr_set(err, VG_ERR_INVALID, "pg_dsn",
+                           "store = postgres needs a connection string (--pg-dsn)");
+    if (cfg->pg_pool < 1 || cfg->pg_pool > 64)
+        return vg_perr_set(err, VG_ERR_INVALID, "pg_pool", "must be 1..64");
+    if (cfg->retention_days < 0)
+        return vg_perr_set(err, VG_ERR_INVALID, "retention_days", "must be 0 (keep) or more");
     if (cfg->model_file[0] && cfg->listen[0])
         return vg_perr_set(err, VG_ERR_INVALID, "model",
                            "in cluster mode models are pushed with vigilctl models push");

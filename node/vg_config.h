@@ -31,6 +31,9 @@ typedef struct {
     uint32_t heartbeat_ms, dead_after_ms;
     char rules_file[512];
     char model_file[512];
+    char store[16];
+    char pg_dsn[1024];
+    int pg_pool, retention_days;
     char rules_policy[16];
     vg_engine_config_t engine;
 } vg_node_config_t;
@@ -67,6 +70,12 @@ typedef struct {
     X(model_threshold, F64, engine.model_threshold, "0.65",                                    \
       "an active model's score at or above it adds a reason (README \"Models\")")              \
     X(model_weight, F64, engine.model_weight, "0.6", "the most a model reason contributes")    \
+    X(store, STR, store, "lmdb",                                                               \
+      "where anomalies are kept: lmdb (embedded) or postgres (shared; through the outbox)")    \
+    X(pg_dsn, STR, pg_dsn, "", "store = postgres: libpq connection string")                    \
+    X(pg_pool, INT, pg_pool, "4", "store = postgres: connections per process")                 \
+    X(retention_days, INT, retention_days, "0",                                                \
+      "store = postgres: drop day partitions older than this (0 = keep)")                     \
     X(model, STR, model_file, "",                                                              \
       "single node: a vigil-train model artifact scoring from the start (cluster: vigilctl "   \
       "models push)")
