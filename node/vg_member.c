@@ -3,8 +3,10 @@
  * engine; answer MAP_GET); blocking control work (raft proposals for JOIN,
  * ADMIN drain/remove) runs on short-lived worker threads; one maintenance
  * thread (every 250 ms) connects the transport to every member, and on
- * the leader bootstraps the map and fails over members that went silent. */
+ * the leader bootstraps the map and fails over members that went silent.
+ * Rule sets and models (push, fetch, sync) are in vg_member_blobs.c. */
 #include "vg_member.h"
+#include "vg_member_internal.h"
 
 #include "vg_anomaly_svc.h"
 
@@ -27,42 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_MOD        "member"
-#define S_PROPOSE_MS 5000
-#define S_TICK_MS    250
-
-struct vg_member {
-    vg_member_config_t cfg;
-    char listen[128], raft_addr[128], join[128], data_dir[512];
-    vg_engine_t *engine;
-    vg_transport_t *tr;
-    vg_cstate_t *state;
-    vg_raft_t *raft;
-    atomic_bool ready, stopping;
-    _Atomic uint32_t last_reserved; /* leader: the last node id it assigned */
-    atomic_bool rebalancing;        /* leader: a returned member is being given shards */
-    pthread_t rules_thread;         /* keeps the engine on the committed rule set */
-    bool rules_started;
-    char rules_applied[256];    /* signature of the rule set + lists in the engine */
-    char rules_error[400];      /* why the committed rule set is not in use, "" */
-    char models_applied[64];    /* signature of the models in the engine */
-    char models_error[300];     /* why a committed model is not in use, "" */
-    pthread_mutex_t push_mu;    /* leader: one BLOB_PUT at a time */
-    atomic_int workers;         /* control threads in flight */
-    _Atomic uint8_t *frozen;    /* per shard: handing off, refuse its batches */
-    _Atomic int64_t *frozen_at; /* per shard: when it was frozen (ms, monotonic) */
-    atomic_int *inflight;       /* per shard: batches submitted, not yet answered */
-    pthread_t tick;
-    bool tick_started;
-    bool connected[VG_CSTATE_MAX_MEMBERS + 1]; /* maintenance thread only */
-    uint32_t connected_id[VG_CSTATE_MAX_MEMBERS + 1];
-    vg_counter_t m_batches, m_txs, m_not_owner, m_bad, m_failovers;
-    vg_hist_t m_handoff;
-};
-
 /* ---- replies ------------------------------------------------------------- */
 
-static vg_env_t s_reply_env(vg_member_t *mb, const vg_transport_msg_t *req, int type)
+vg_env_t vg__member_reply_env(vg_member_t *mb, const vg_transport_msg_t *req, int type)
 {
     vg_env_t e = req->env;
     e.type = (uint8_t) type;
@@ -71,7 +40,7 @@ static vg_env_t s_reply_env(vg_member_t *mb, const vg_transport_msg_t *req, int 
     return e;
 }
 
-static void s_send(vg_member_t *mb, uint32_t peer, vg_msg_t *m)
+void vg__member_send(vg_member_t *mb, uint32_t peer, vg_msg_t *m)
 {
     int rc = vg_transport_send_msg(mb->tr, peer, m);
     if (rc)
@@ -81,9 +50,9 @@ static void s_send(vg_member_t *mb, uint32_t peer, vg_msg_t *m)
 
 static void s_reply_error(vg_member_t *mb, const vg_transport_msg_t *req, int code, const char *msg)
 {
-    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_ERROR)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, req, VG_MSG_ERROR)};
     m.body.error = (vg_body_error_t){code, vg_str_c(msg)};
-    s_send(mb, req->peer, &m);
+    vg__member_send(mb, req->peer, &m);
 }
 
 /* ---- TX_BATCH ------------------------------------------------------------ */
@@ -121,9 +90,9 @@ static void s_batch_done(void *arg, int rc)
     s_batch_t *b = arg;
     (void) rc; /* per-verdict status says which failed */
     atomic_fetch_sub(&b->mb->inflight[b->msg->env.shard], 1);
-    vg_msg_t m = {.env = s_reply_env(b->mb, b->msg, VG_MSG_VERDICT_BATCH)};
+    vg_msg_t m = {.env = vg__member_reply_env(b->mb, b->msg, VG_MSG_VERDICT_BATCH)};
     m.body.verdict_batch.verdicts = (vg_verdict_list_t){b->req.body.tx_batch.txs.n, b->out};
-    s_send(b->mb, b->msg->peer, &m);
+    vg__member_send(b->mb, b->msg->peer, &m);
     s_batch_free(b);
 }
 
@@ -136,11 +105,11 @@ static bool s_owned(vg_member_t *mb, const vg_transport_msg_t *msg)
     if (q.rc == 0 && q.owner == mb->cfg.node_id && msg->env.epoch <= q.epoch && !frozen)
         return true;
     vg_counter_add(&mb->m_not_owner, 1);
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_NOT_OWNER)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, msg, VG_MSG_NOT_OWNER)};
     m.env.epoch = q.rc ? 0 : q.epoch;
     m.body.not_owner =
         (vg_body_not_owner_t){msg->env.shard, q.rc ? 0 : q.epoch, q.rc ? 0 : q.owner};
-    s_send(mb, msg->peer, &m);
+    vg__member_send(mb, msg->peer, &m);
     return false;
 }
 
@@ -221,13 +190,13 @@ static void s_map_get(vg_member_t *mb, const vg_transport_msg_t *msg)
     vg_mpw_init(&map.owners);
     vg_mpw_init(&map.members);
     vg_raft_read(mb->raft, s_map_read, &map);
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_MAP)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, msg, VG_MSG_MAP)};
     m.body.map = (vg_body_map_t){map.epoch,
                                  map.n_shards,
                                  {(const char *) map.owners.buf, (uint32_t) map.owners.len},
                                  {(const char *) map.members.buf, (uint32_t) map.members.len}};
     m.env.epoch = map.epoch;
-    s_send(mb, msg->peer, &m);
+    vg__member_send(mb, msg->peer, &m);
     vg_mpw_fini(&map.owners);
     vg_mpw_fini(&map.members);
 }
@@ -235,7 +204,7 @@ static void s_map_get(vg_member_t *mb, const vg_transport_msg_t *msg)
 /* ---- raft proposals (control threads only) ------------------------------- */
 
 /* Proposes one command built by the caller into w. */
-static int s_propose(vg_member_t *mb, vg_mpw_t *w, vg_raft_result_t *res)
+int vg__member_propose(vg_member_t *mb, vg_mpw_t *w, vg_raft_result_t *res)
 {
     if (w->err) return w->err;
     int rc = vg_raft_propose(mb->raft, w->buf, w->len, S_PROPOSE_MS, res);
@@ -422,9 +391,9 @@ static void s_handoff_data(vg_member_t *mb, const vg_transport_msg_t *msg)
     int rc = vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, NULL);
     if (!rc) rc = s_handoff_in(mb, req.body.handoff_data.kvs);
     if (rc) vg_warn(S_MOD, "hand-off chunk from %u refused: %s", msg->peer, vg_strerror(rc));
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_HANDOFF_ACK)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, msg, VG_MSG_HANDOFF_ACK)};
     m.body.handoff_ack.code = rc;
-    s_send(mb, msg->peer, &m);
+    vg__member_send(mb, msg->peer, &m);
 }
 
 static int s_shard_list(vg_str_t bin, uint32_t **out, size_t *n)
@@ -452,9 +421,9 @@ static void s_handoff(vg_member_t *mb, const vg_transport_msg_t *msg)
             req.body.handoff.to, rc ? vg_strerror(rc) : "streamed", (unsigned long long) users,
             (unsigned long long) seen);
     free(shards);
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_HANDOFF_DONE)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, msg, VG_MSG_HANDOFF_DONE)};
     m.body.handoff_done = (vg_body_handoff_done_t){rc, users, seen};
-    s_send(mb, msg->peer, &m);
+    vg__member_send(mb, msg->peer, &m);
 }
 
 /* Leader: moves of one (from, to) pair: hand-off (unless `from` is down:
@@ -499,7 +468,7 @@ static int s_move_group(vg_member_t *mb, const vg_cstate_plan_t *plan, uint32_t 
         vg_raft_result_t res;
         sub.map_epoch = 0; /* other groups may have moved meanwhile; shard epochs guard */
         vg_cstate_cmd_assign_plan(&w, &sub);
-        rc = s_propose(mb, &w, &res);
+        rc = vg__member_propose(mb, &w, &res);
         vg_mpw_fini(&w);
     }
     double ms = (double) (vg_now_ns() - t0) / 1e6;
@@ -542,7 +511,7 @@ static int s_set_state(vg_member_t *mb, uint32_t node, vg_member_state state)
     vg_mpw_init(&w);
     vg_raft_result_t res;
     vg_cstate_cmd_set_member_state(&w, node, state);
-    int rc = s_propose(mb, &w, &res);
+    int rc = vg__member_propose(mb, &w, &res);
     vg_mpw_fini(&w);
     return rc;
 }
@@ -568,7 +537,7 @@ static void s_addr_read(const vg_cstate_t *st, void *arg)
 }
 
 /* The leader's id and transport address (0 / "" when unknown). */
-static void s_leader_info(vg_member_t *mb, uint32_t *id, char *addr, size_t cap)
+void vg__member_leader_info(vg_member_t *mb, uint32_t *id, char *addr, size_t cap)
 {
     *id = 0;
     addr[0] = 0;
@@ -582,10 +551,10 @@ static void s_join_reply(vg_member_t *mb, const vg_transport_msg_t *req, int cod
 {
     char addr[256];
     uint32_t leader;
-    s_leader_info(mb, &leader, addr, sizeof addr);
-    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_JOIN_REPLY)};
+    vg__member_leader_info(mb, &leader, addr, sizeof addr);
+    vg_msg_t m = {.env = vg__member_reply_env(mb, req, VG_MSG_JOIN_REPLY)};
     m.body.join_reply = (vg_body_join_reply_t){code, id, leader, vg_str_c(addr), vg_str_c(text)};
-    s_send(mb, req->peer, &m);
+    vg__member_send(mb, req->peer, &m);
 }
 
 /* What JOIN needs to know of the ids in use. */
@@ -655,7 +624,7 @@ static void s_join(vg_member_t *mb, const vg_transport_msg_t *msg)
     vg_mpw_init(&w);
     if (!rc) {
         vg_cstate_cmd_add_member(&w, id, data, raft, voter, VG_MEMBER_JOINING);
-        rc = s_propose(mb, &w, &res);
+        rc = vg__member_propose(mb, &w, &res);
     }
     vg_mpw_fini(&w);
     size_t moved = 0;
@@ -741,7 +710,7 @@ static void s_status_json(vg_member_t *mb, vg_jw_t *w)
     vg_raft_status(mb->raft, &st);
     char addr[256];
     uint32_t leader;
-    s_leader_info(mb, &leader, addr, sizeof addr);
+    vg__member_leader_info(mb, &leader, addr, sizeof addr);
     vg_jw_obj_begin(w);
     vg_jw_kint(w, "node", mb->cfg.node_id);
     vg_jw_kint(w, "leader", leader);
@@ -751,27 +720,27 @@ static void s_status_json(vg_member_t *mb, vg_jw_t *w)
     vg_jw_obj_end(w);
 }
 
-static void s_admin_reply(vg_member_t *mb, const vg_transport_msg_t *req, int code, vg_jw_t *w)
+void vg__member_admin_reply(vg_member_t *mb, const vg_transport_msg_t *req, int code, vg_jw_t *w)
 {
-    vg_msg_t m = {.env = s_reply_env(mb, req, VG_MSG_ADMIN_REPLY)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, req, VG_MSG_ADMIN_REPLY)};
     m.body.admin_reply = (vg_body_admin_reply_t){code, {w->buf ? w->buf : "{}", (uint32_t) w->len}};
-    s_send(mb, req->peer, &m);
+    vg__member_send(mb, req->peer, &m);
 }
 
-static void s_admin_error(vg_member_t *mb, const vg_transport_msg_t *req, int code,
-                          const char *text)
+void vg__member_admin_error(vg_member_t *mb, const vg_transport_msg_t *req, int code,
+                            const char *text)
 {
     vg_jw_t w;
     vg_jw_init(&w);
     char addr[256];
     uint32_t leader;
-    s_leader_info(mb, &leader, addr, sizeof addr);
+    vg__member_leader_info(mb, &leader, addr, sizeof addr);
     vg_jw_obj_begin(&w);
     vg_jw_kcstr(&w, "error", text);
     vg_jw_kint(&w, "leader", leader);
     vg_jw_kcstr(&w, "leader_addr", addr);
     vg_jw_obj_end(&w);
-    s_admin_reply(mb, req, code, &w);
+    vg__member_admin_reply(mb, req, code, &w);
     vg_jw_fini(&w);
 }
 
@@ -789,778 +758,10 @@ static int s_drain_remove(vg_member_t *mb, uint32_t node, bool remove, size_t *m
         vg_mpw_t w;
         vg_mpw_init(&w);
         vg_cstate_cmd_remove_member(&w, node);
-        rc = s_propose(mb, &w, &res);
+        rc = vg__member_propose(mb, &w, &res);
         vg_mpw_fini(&w);
     }
     return rc;
-}
-
-typedef struct {
-    vg_member_t *mb;
-    uint32_t ids[64];
-    char addrs[64][VG_CSTATE_ADDR_MAX + 1];
-    int states[64];
-    uint32_t shards[64]; /* owned by each */
-    uint32_t n_owners;   /* members owning at least one shard */
-    size_t n;
-    bool has_map, self_member;
-} s_tick_q_t;
-
-static void s_tick_read(const vg_cstate_t *st, void *arg);
-
-/* ---- rule sets: push (leader), fetch, and every node's sync ------------------
- * Content lives in every node's LMDB under its XXH3-128; raft commits the
- * metadata (name, version, hash, size) and which version is active. Names:
- * "rules" (the rule set) and "list.NAME" (a named list the rules use as
- * `in list "NAME"`). A node whose committed state names content it does
- * not hold fetches it (BLOB_GET) from the leader or any member, checks the
- * hash, stores it, compiles, and swaps the engine's rule set: the old one
- * keeps scoring until the new one is compiled. */
-
-#define S_RULES_NAME  "rules"
-#define S_LIST_PREFIX "list."
-#define S_MAX_LISTS   64
-#define S_RULES_MS    100 /* how often a node compares its rules with the state */
-
-typedef struct {
-    char name[VG_CSTATE_NAME_MAX + 1];
-    vg_cstate_blob_t blob; /* the active version */
-} s_active_t;
-
-/* The active rule set and lists as committed; latest = the highest
- * version of `name` (when set). */
-typedef struct {
-    s_active_t rules;
-    bool has_rules;
-    s_active_t lists[S_MAX_LISTS];
-    size_t n_lists;
-    const char *name;
-    uint64_t latest;
-} s_rules_q_t;
-
-static void s_rules_read(const vg_cstate_t *st, void *arg)
-{
-    s_rules_q_t *q = arg;
-    size_t n = vg_cstate_blob_name_count(st, VG_BLOB_RULESET);
-    for (size_t i = 0; i < n; i++) {
-        const char *name;
-        uint64_t active;
-        size_t nv;
-        if (vg_cstate_blob_name_at(st, VG_BLOB_RULESET, i, &name, &active, &nv)) continue;
-        vg_cstate_blob_t b;
-        if (q->name && !strcmp(name, q->name) && nv &&
-            vg_cstate_blob_version_at(st, VG_BLOB_RULESET, name, nv - 1, &b) == 0)
-            q->latest = b.version;
-        s_active_t *a = NULL;
-        if (!active) continue;
-        if (!strcmp(name, S_RULES_NAME)) {
-            a = &q->rules;
-            q->has_rules = true;
-        } else if (!strncmp(name, S_LIST_PREFIX, strlen(S_LIST_PREFIX)) &&
-                   q->n_lists < S_MAX_LISTS) {
-            a = &q->lists[q->n_lists++];
-        } else {
-            continue;
-        }
-        snprintf(a->name, sizeof a->name, "%s", name);
-        vg_cstate_blob_get(st, VG_BLOB_RULESET, name, active, &a->blob);
-    }
-}
-
-/* Asks one peer for (name, version); the content must hash to want. */
-static int s_blob_ask(vg_member_t *mb, uint32_t peer, int kind, const char *name,
-                      const vg_cstate_blob_t *b, void **out, size_t *len)
-{
-    vg_msg_t m = {
-        .env = {.version = VG_PROTO_VERSION, .type = VG_MSG_BLOB_GET, .src = mb->cfg.node_id}};
-    m.body.blob_get = (vg_body_blob_get_t){(uint32_t) kind, vg_str_c(name), b->version};
-    vg_mpw_t body;
-    vg_mpw_init(&body);
-    vg_msg_body_encode(&m, &body);
-    vg_transport_msg_t *raw = NULL;
-    int rc = vg_transport_request(mb->tr, peer, &m.env, body.buf, body.len, 3000, &raw);
-    vg_mpw_fini(&body);
-    vg_msg_t r = {.env = raw ? raw->env : m.env};
-    if (!rc && (raw->env.type != VG_MSG_BLOB ||
-                vg_msg_body_decode(raw->body, raw->body_len, &r, NULL, NULL)))
-        rc = VG_ERR_PROTO;
-    if (!rc) rc = r.body.blob.code;
-    if (!rc) {
-        uint8_t h[VG_HASH_LEN];
-        vg_hash128(r.body.blob.content.ptr, r.body.blob.content.len, h);
-        if (b->hash_len != VG_HASH_LEN || memcmp(h, b->hash, VG_HASH_LEN)) rc = VG_ERR_PROTO;
-    }
-    if (!rc) {
-        *len = r.body.blob.content.len;
-        *out = vg_malloc(*len ? *len : 1);
-        memcpy(*out, r.body.blob.content.ptr, *len);
-    }
-    vg_transport_msg_destroy(&raw);
-    return rc;
-}
-
-/* The content of b: from the store, else from the leader or any member
- * (then stored). *out is vg_malloc'd. */
-static int s_blob_load(vg_member_t *mb, int kind, const char *name, const vg_cstate_blob_t *b,
-                       void **out, size_t *len)
-{
-    int rc = vg_store_blob_get(mb->cfg.store, b->hash, b->hash_len, out, len);
-    if (rc != VG_ERR_NOT_FOUND) return rc;
-    s_tick_q_t q = {.mb = mb};
-    vg_raft_read(mb->raft, s_tick_read, &q);
-    char addr[256];
-    uint32_t leader;
-    s_leader_info(mb, &leader, addr, sizeof addr);
-    rc = VG_ERR_NOT_FOUND;
-    if (leader && leader != mb->cfg.node_id) rc = s_blob_ask(mb, leader, kind, name, b, out, len);
-    for (size_t i = 0; rc && i < q.n; i++)
-        if (q.ids[i] != mb->cfg.node_id && q.ids[i] != leader && q.states[i] != VG_MEMBER_DOWN &&
-            q.states[i] != VG_MEMBER_REMOVED)
-            rc = s_blob_ask(mb, q.ids[i], kind, name, b, out, len);
-    if (!rc && vg_store_blob_put(mb->cfg.store, b->hash, b->hash_len, *out, *len))
-        vg_warn(S_MOD, "%s v%llu: fetched but not stored", name, (unsigned long long) b->version);
-    return rc;
-}
-
-/* Compiles rule set text against the given active lists. */
-static int s_rules_compile(vg_member_t *mb, const s_rules_q_t *q, const char *src, size_t len,
-                           vg_ruleset_t **out, char *err, size_t errlen)
-{
-    vg_rule_lists_t *lists = vg_rule_lists_new();
-    vg_rules_err_t rerr;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < q->n_lists; i++) {
-        void *text;
-        size_t n;
-        const char *lname = q->lists[i].name + strlen(S_LIST_PREFIX);
-        rc = s_blob_load(mb, VG_BLOB_RULESET, q->lists[i].name, &q->lists[i].blob, &text, &n);
-        if (rc) {
-            snprintf(err, errlen, "list %s v%llu: %s", lname,
-                     (unsigned long long) q->lists[i].blob.version, vg_strerror(rc));
-            break;
-        }
-        memset(&rerr, 0, sizeof rerr);
-        rc = vg_rule_lists_parse(lists, lname, text, n, &rerr);
-        if (rc) vg_rules_err_str(&rerr, err, errlen);
-        free(text);
-    }
-    if (!rc) {
-        memset(&rerr, 0, sizeof rerr);
-        rc = vg_ruleset_compile(src, len, "rules", lists, out, &rerr);
-        if (rc) vg_rules_err_str(&rerr, err, errlen);
-    }
-    vg_rule_lists_destroy(&lists);
-    return rc;
-}
-
-/* One pass of the sync: the committed rule set in the engine. */
-static void s_rules_sync(vg_member_t *mb)
-{
-    s_rules_q_t q = {0};
-    vg_raft_read(mb->raft, s_rules_read, &q);
-    char sig[256];
-    size_t off = (size_t) snprintf(sig, sizeof sig, "r%llu",
-                                   (unsigned long long) (q.has_rules ? q.rules.blob.version : 0));
-    for (size_t i = 0; i < q.n_lists && off < sizeof sig; i++)
-        off += (size_t) snprintf(sig + off, sizeof sig - off, ",%s=%llu", q.lists[i].name,
-                                 (unsigned long long) q.lists[i].blob.version);
-    if (!strcmp(sig, mb->rules_applied)) return;
-    vg_ruleset_t *rs = NULL;
-    char err[400] = "";
-    int rc = 0;
-    if (q.has_rules) {
-        void *src = NULL;
-        size_t len;
-        rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.rules.blob, &src, &len);
-        if (rc)
-            snprintf(err, sizeof err, "its content is not available yet: %s", vg_strerror(rc));
-        else
-            rc = s_rules_compile(mb, &q, src, len, &rs, err, sizeof err);
-        free(src);
-    }
-    if (rc) { /* retried next pass; the engine keeps the rule set it has */
-        if (strcmp(mb->rules_error, err))
-            vg_warn(S_MOD, "rule set v%llu not applied: %s",
-                    (unsigned long long) q.rules.blob.version, err);
-        snprintf(mb->rules_error, sizeof mb->rules_error, "%s", err);
-        return;
-    }
-    mb->rules_error[0] = 0;
-    uint64_t version = q.has_rules ? q.rules.blob.version : 0;
-    size_t n_rules = rs ? vg_ruleset_count(rs) : 0;
-    vg_engine_set_rules(mb->engine, &rs, version);
-    snprintf(mb->rules_applied, sizeof mb->rules_applied, "%s", sig);
-    vg_info(S_MOD, "rule set v%llu in use (%zu rules, %zu lists)", (unsigned long long) version,
-            n_rules, q.n_lists);
-}
-
-static void s_models_sync(vg_member_t *mb);
-static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w, char *err,
-                       size_t errlen);
-
-static void *s_rules_main(void *arg)
-{
-    vg_member_t *mb = arg;
-    while (!atomic_load(&mb->stopping)) {
-        s_rules_sync(mb);
-        s_models_sync(mb);
-        usleep(S_RULES_MS * 1000);
-    }
-    return NULL;
-}
-
-typedef struct {
-    const char *name;
-    uint64_t version; /* 0 = active */
-    vg_cstate_blob_t b;
-    int rc;
-    int kind; /* vg_cstate_blob_kind; 0 = rule set */
-} s_blobq_t;
-
-static void s_blobq_read(const vg_cstate_t *st, void *arg)
-{
-    s_blobq_t *q = arg;
-    q->rc = vg_cstate_blob_get(st, (vg_cstate_blob_kind) q->kind, q->name, q->version, &q->b);
-}
-
-/* BLOB_GET: a version's content from this node's store. */
-static void s_blob_get(vg_member_t *mb, const vg_transport_msg_t *msg)
-{
-    vg_msg_t req = {.env = msg->env};
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_BLOB)};
-    m.body.blob.code = VG_ERR_NOT_FOUND;
-    void *content = NULL;
-    size_t len = 0;
-    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, NULL)) {
-        m.body.blob.code = VG_ERR_PARSE;
-    } else if (req.body.blob_get.kind <= VG_BLOB_MODEL) {
-        char name[VG_CSTATE_NAME_MAX + 1];
-        snprintf(name, sizeof name, "%.*s", (int) req.body.blob_get.name.len,
-                 req.body.blob_get.name.ptr);
-        s_blobq_t q = {.name = name,
-                       .version = req.body.blob_get.version,
-                       .kind = (int) req.body.blob_get.kind};
-        vg_raft_read(mb->raft, s_blobq_read, &q);
-        if (!q.rc) q.rc = vg_store_blob_get(mb->cfg.store, q.b.hash, q.b.hash_len, &content, &len);
-        m.body.blob.code = q.rc;
-        m.body.blob.version = q.b.version;
-    }
-    m.body.blob.content = (vg_str_t){content ? content : "", (uint32_t) len};
-    s_send(mb, msg->peer, &m);
-    free(content);
-}
-
-/* Leader, BLOB_PUT: checks the content (a rule set must compile against the
- * active lists; a list must parse, and the active rule set must still
- * compile with it), stores it, commits the next version and, if asked,
- * activates it. */
-static int s_put_rules(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w, char *err,
-                       size_t errlen)
-{
-    char name[VG_CSTATE_NAME_MAX + 1];
-    snprintf(name, sizeof name, "%.*s", (int) p->name.len, p->name.ptr);
-    bool is_list = !strncmp(name, S_LIST_PREFIX, strlen(S_LIST_PREFIX));
-    if (p->name.len > VG_CSTATE_NAME_MAX || (!is_list && strcmp(name, S_RULES_NAME))) {
-        snprintf(err, errlen, "name must be \"rules\" or \"list.NAME\"");
-        return VG_ERR_INVALID;
-    }
-    uint8_t hash[VG_HASH_LEN];
-    vg_hash128(p->content.ptr, p->content.len, hash);
-    int rc = vg_store_blob_put(mb->cfg.store, hash, VG_HASH_LEN, p->content.ptr, p->content.len);
-    if (rc) {
-        snprintf(err, errlen, "cannot store it: %s", vg_strerror(rc));
-        return rc;
-    }
-    s_rules_q_t q = {.name = name};
-    vg_raft_read(mb->raft, s_rules_read, &q);
-    vg_ruleset_t *rs = NULL;
-    void *src = NULL;
-    size_t len = 0;
-    if (!is_list) {
-        rc = s_rules_compile(mb, &q, p->content.ptr, p->content.len, &rs, err, errlen);
-    } else if (p->activate && q.has_rules) { /* the active rules, with this list */
-        size_t i = 0;
-        while (i < q.n_lists && strcmp(q.lists[i].name, name)) i++;
-        if (i == q.n_lists && q.n_lists < S_MAX_LISTS) q.n_lists++;
-        snprintf(q.lists[i].name, sizeof q.lists[i].name, "%s", name);
-        q.lists[i].blob = (vg_cstate_blob_t){
-            .version = q.latest + 1, .size = p->content.len, .hash_len = VG_HASH_LEN};
-        memcpy(q.lists[i].blob.hash, hash, VG_HASH_LEN);
-        rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.rules.blob, &src, &len);
-        if (rc) snprintf(err, errlen, "the active rule set: %s", vg_strerror(rc));
-        if (!rc) rc = s_rules_compile(mb, &q, src, len, &rs, err, errlen);
-    } else { /* just parse it */
-        vg_rules_err_t rerr;
-        memset(&rerr, 0, sizeof rerr);
-        vg_rule_lists_t *l = vg_rule_lists_new();
-        rc = vg_rule_lists_parse(l, name + strlen(S_LIST_PREFIX), p->content.ptr, p->content.len,
-                                 &rerr);
-        if (rc) vg_rules_err_str(&rerr, err, errlen);
-        vg_rule_lists_destroy(&l);
-    }
-    free(src);
-    size_t n_rules = rs ? vg_ruleset_count(rs) : 0;
-    vg_ruleset_destroy(&rs);
-    if (rc) return rc;
-    uint64_t version = q.latest + 1;
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    vg_cstate_cmd_put_blob(&cmd, VG_BLOB_RULESET, name, version, hash, VG_HASH_LEN, p->content.len);
-    rc = s_propose(mb, &cmd, &res);
-    vg_mpw_reset(&cmd);
-    if (!rc && p->activate) {
-        vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_RULESET, name, version);
-        rc = s_propose(mb, &cmd, &res);
-    }
-    vg_mpw_fini(&cmd);
-    if (rc) {
-        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-        return rc;
-    }
-    char hex[2 * VG_HASH_LEN + 1];
-    vg_hash_hex(hash, VG_HASH_LEN, hex);
-    vg_jw_obj_begin(w);
-    vg_jw_kcstr(w, "name", name);
-    vg_jw_kint(w, "version", (int64_t) version);
-    vg_jw_kcstr(w, "hash", hex);
-    vg_jw_kint(w, "size", (int64_t) p->content.len);
-    vg_jw_kbool(w, "active", p->activate != 0);
-    if (!is_list) vg_jw_kint(w, "rules", (int64_t) n_rules);
-    vg_jw_obj_end(w);
-    vg_info(S_MOD, "%s v%llu committed%s", name, (unsigned long long) version,
-            p->activate ? " and activated" : "");
-    return 0;
-}
-
-static void s_blob_put(vg_member_t *mb, const vg_transport_msg_t *msg)
-{
-    vg_msg_t req = {.env = msg->env};
-    vg_perr_t perr;
-    vg_perr_clear(&perr);
-    if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &perr)) {
-        char text[300];
-        s_admin_error(mb, msg, perr.code, vg_perr_str(&perr, text, sizeof text));
-        return;
-    }
-    if (!vg_raft_is_leader(mb->raft)) {
-        s_admin_error(mb, msg, VG_ERR_NOT_OWNER, "not the leader: send this to the leader");
-        return;
-    }
-    if (req.body.blob_put.kind > VG_BLOB_MODEL) {
-        s_admin_error(mb, msg, VG_ERR_INVALID, "kind must be 0 (rule set, list) or 1 (model)");
-        return;
-    }
-    vg_jw_t w;
-    vg_jw_init(&w);
-    char err[400] = "";
-    pthread_mutex_lock(&mb->push_mu);
-    int rc = req.body.blob_put.kind == VG_BLOB_MODEL
-                 ? s_put_model(mb, &req.body.blob_put, &w, err, sizeof err)
-                 : s_put_rules(mb, &req.body.blob_put, &w, err, sizeof err);
-    pthread_mutex_unlock(&mb->push_mu);
-    if (rc)
-        s_admin_error(mb, msg, rc, err[0] ? err : vg_strerror(rc));
-    else
-        s_admin_reply(mb, msg, 0, &w);
-    vg_jw_fini(&w);
-}
-
-/* ---- ADMIN rules.* --------------------------------------------------------- */
-
-/* rules.list: every version of the rule set and of each list. */
-static void s_rules_list_read(const vg_cstate_t *st, void *arg)
-{
-    vg_jw_t *w = arg;
-    size_t n = vg_cstate_blob_name_count(st, VG_BLOB_RULESET);
-    vg_jw_obj_begin(w);
-    vg_jw_key(w, "names");
-    vg_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++) {
-        const char *name;
-        uint64_t active;
-        size_t nv;
-        if (vg_cstate_blob_name_at(st, VG_BLOB_RULESET, i, &name, &active, &nv)) continue;
-        vg_jw_obj_begin(w);
-        vg_jw_kcstr(w, "name", name);
-        vg_jw_kint(w, "active", (int64_t) active);
-        vg_jw_key(w, "versions");
-        vg_jw_arr_begin(w);
-        for (size_t k = 0; k < nv; k++) {
-            vg_cstate_blob_t b;
-            char hex[2 * VG_CSTATE_HASH_MAX + 1];
-            if (vg_cstate_blob_version_at(st, VG_BLOB_RULESET, name, k, &b)) continue;
-            vg_hash_hex(b.hash, b.hash_len, hex);
-            vg_jw_obj_begin(w);
-            vg_jw_kint(w, "version", (int64_t) b.version);
-            vg_jw_kint(w, "size", (int64_t) b.size);
-            vg_jw_kcstr(w, "hash", hex);
-            vg_jw_obj_end(w);
-        }
-        vg_jw_arr_end(w);
-        vg_jw_obj_end(w);
-    }
-    vg_jw_arr_end(w);
-    vg_jw_obj_end(w);
-}
-
-/* rules.stats: this node's counters for the rule set in use. */
-static void s_rules_stats_fn(void *arg, const vg_ruleset_t *rs, uint64_t version)
-{
-    vg_jw_t *w = arg;
-    vg_jw_kint(w, "version", (int64_t) version);
-    vg_jw_key(w, "rules");
-    vg_jw_arr_begin(w);
-    for (size_t i = 0; rs && i < vg_ruleset_count(rs); i++) {
-        const vg_rule_meta_t *r = vg_ruleset_rule(rs, i);
-        uint64_t hits, errors;
-        vg_ruleset_stats(rs, i, &hits, &errors);
-        vg_jw_obj_begin(w);
-        vg_jw_kcstr(w, "id", r->id);
-        vg_jw_kcstr(w, "name", r->name);
-        vg_jw_kcstr(w, "mode", r->shadow ? "shadow" : "active");
-        vg_jw_kbool(w, "enabled", r->enabled);
-        vg_jw_kcstr(w, "action", vg_rule_action_name(r->action));
-        vg_jw_kcstr(w, "severity", vg_severity_name(r->severity));
-        vg_jw_kint(w, "hits", (int64_t) hits);
-        vg_jw_kint(w, "errors", (int64_t) errors);
-        vg_jw_obj_end(w);
-    }
-    vg_jw_arr_end(w);
-}
-
-/* rules.rollback: activates version `to`, or the one before the active
- * one (a new commit pointing at an older version). */
-static int s_rollback(vg_member_t *mb, uint32_t to, uint64_t *now, char *err, size_t errlen)
-{
-    s_blobq_t q = {.name = S_RULES_NAME, .version = 0};
-    vg_raft_read(mb->raft, s_blobq_read, &q);
-    if (q.rc) {
-        snprintf(err, errlen, "no active rule set to roll back");
-        return VG_ERR_NOT_FOUND;
-    }
-    uint64_t target = to;
-    if (!target) { /* the highest kept version below the active one */
-        for (uint64_t v = q.b.version - 1; v >= 1 && !target; v--) {
-            s_blobq_t p = {.name = S_RULES_NAME, .version = v};
-            vg_raft_read(mb->raft, s_blobq_read, &p);
-            if (!p.rc) target = v;
-        }
-        if (!target) {
-            snprintf(err, errlen, "version %llu is the oldest kept: nothing to roll back to",
-                     (unsigned long long) q.b.version);
-            return VG_ERR_NOT_FOUND;
-        }
-    }
-    s_blobq_t t = {.name = S_RULES_NAME, .version = target};
-    vg_raft_read(mb->raft, s_blobq_read, &t);
-    if (t.rc) {
-        snprintf(err, errlen, "no rule set version %llu", (unsigned long long) target);
-        return VG_ERR_NOT_FOUND;
-    }
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_RULESET, S_RULES_NAME, target);
-    int rc = s_propose(mb, &cmd, &res);
-    vg_mpw_fini(&cmd);
-    if (rc) snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-    *now = target;
-    return rc;
-}
-
-/* Handles ADMIN rules.list / rules.show / rules.stats / rules.rollback;
- * false when cmd is none of them. arg: a version (show, rollback). */
-static bool s_admin_rules(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str_t cmd,
-                          uint32_t arg, vg_jw_t *w)
-{
-    if (vg_str_eq_c(cmd, "rules.list")) {
-        vg_raft_read(mb->raft, s_rules_list_read, w);
-        s_admin_reply(mb, msg, 0, w);
-    } else if (vg_str_eq_c(cmd, "rules.stats")) {
-        vg_jw_obj_begin(w);
-        vg_jw_kint(w, "node", mb->cfg.node_id);
-        vg_engine_with_rules(mb->engine, s_rules_stats_fn, w);
-        vg_jw_obj_end(w);
-        s_admin_reply(mb, msg, 0, w);
-    } else if (vg_str_eq_c(cmd, "rules.show")) {
-        s_blobq_t q = {.name = S_RULES_NAME, .version = arg};
-        vg_raft_read(mb->raft, s_blobq_read, &q);
-        void *src = NULL;
-        size_t len = 0;
-        if (!q.rc) q.rc = s_blob_load(mb, VG_BLOB_RULESET, S_RULES_NAME, &q.b, &src, &len);
-        if (q.rc) {
-            s_admin_error(mb, msg, q.rc, arg ? "no such rule set version" : "no active rule set");
-        } else {
-            vg_jw_obj_begin(w);
-            vg_jw_kint(w, "version", (int64_t) q.b.version);
-            vg_jw_key(w, "source");
-            vg_jw_str(w, (vg_str_t){src, (uint32_t) len});
-            vg_jw_obj_end(w);
-            s_admin_reply(mb, msg, 0, w);
-        }
-        free(src);
-    } else if (vg_str_eq_c(cmd, "rules.rollback")) {
-        char err[300] = "";
-        uint64_t now = 0;
-        int rc = vg_raft_is_leader(mb->raft) ? s_rollback(mb, arg, &now, err, sizeof err)
-                                             : VG_ERR_NOT_OWNER;
-        if (rc == VG_ERR_NOT_OWNER) {
-            s_admin_error(mb, msg, rc, "not the leader: send this to the leader");
-        } else if (rc) {
-            s_admin_error(mb, msg, rc, err);
-        } else {
-            vg_jw_obj_begin(w);
-            vg_jw_kint(w, "active", (int64_t) now);
-            vg_jw_obj_end(w);
-            s_admin_reply(mb, msg, 0, w);
-        }
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/* ---- models: push (leader), activation, shadow, and every node's sync -------
- * Kind 1 blobs. Every pushed artifact is version N of "model" and, with the
- * same content, version N of "shadow": activating "model" N makes it score,
- * activating "shadow" N makes it the challenger (0 = none). */
-
-#define S_MODEL_NAME  "model"
-#define S_SHADOW_NAME "shadow"
-
-typedef struct {
-    vg_cstate_blob_t active, shadow; /* version 0 = none */
-    uint64_t latest;
-} s_models_q_t;
-
-static void s_models_read(const vg_cstate_t *st, void *arg)
-{
-    s_models_q_t *q = arg;
-    vg_cstate_blob_get(st, VG_BLOB_MODEL, S_MODEL_NAME, 0, &q->active);
-    vg_cstate_blob_get(st, VG_BLOB_MODEL, S_SHADOW_NAME, 0, &q->shadow);
-    size_t n = vg_cstate_blob_name_count(st, VG_BLOB_MODEL);
-    for (size_t i = 0; i < n; i++) {
-        const char *name;
-        size_t nv;
-        vg_cstate_blob_t b;
-        if (vg_cstate_blob_name_at(st, VG_BLOB_MODEL, i, &name, NULL, &nv) == 0 &&
-            !strcmp(name, S_MODEL_NAME) && nv &&
-            vg_cstate_blob_version_at(st, VG_BLOB_MODEL, name, nv - 1, &b) == 0)
-            q->latest = b.version;
-    }
-}
-
-/* Loads and decodes a committed model version; NULL (logged once per
- * version) when it cannot be had or is refused. */
-static vg_model_t *s_model_get(vg_member_t *mb, const char *name, const vg_cstate_blob_t *b)
-{
-    void *buf = NULL;
-    size_t len = 0;
-    vg_model_t *m = NULL;
-    char err[300] = "";
-    int rc = s_blob_load(mb, VG_BLOB_MODEL, name, b, &buf, &len);
-    if (rc)
-        snprintf(err, sizeof err, "its content is not available yet: %s", vg_strerror(rc));
-    else
-        rc = vg_model_decode(buf, len, &m, err, sizeof err);
-    free(buf);
-    if (rc && strcmp(mb->models_error, err)) {
-        vg_warn(S_MOD, "model v%llu not in use: %s", (unsigned long long) b->version, err);
-        snprintf(mb->models_error, sizeof mb->models_error, "%s", err);
-    }
-    return rc ? NULL : m;
-}
-
-static void s_models_sync(vg_member_t *mb)
-{
-    s_models_q_t q = {0};
-    vg_raft_read(mb->raft, s_models_read, &q);
-    char sig[64];
-    snprintf(sig, sizeof sig, "m%llu,s%llu", (unsigned long long) q.active.version,
-             (unsigned long long) q.shadow.version);
-    if (!strcmp(sig, mb->models_applied)) return;
-    vg_model_t *active = q.active.version ? s_model_get(mb, S_MODEL_NAME, &q.active) : NULL;
-    vg_model_t *shadow = q.shadow.version ? s_model_get(mb, S_SHADOW_NAME, &q.shadow) : NULL;
-    if ((q.active.version && !active) || (q.shadow.version && !shadow)) {
-        vg_model_destroy(&active);
-        vg_model_destroy(&shadow);
-        return; /* retried next pass; the engine keeps what it has */
-    }
-    vg_engine_set_model(mb->engine, &active, q.active.version, false);
-    vg_engine_set_model(mb->engine, &shadow, q.shadow.version, true);
-    snprintf(mb->models_applied, sizeof mb->models_applied, "%s", sig);
-    mb->models_error[0] = 0;
-    vg_info(S_MOD, "model v%llu in use, shadow %s%llu", (unsigned long long) q.active.version,
-            q.shadow.version ? "v" : "none ", (unsigned long long) q.shadow.version);
-}
-
-/* Leader, BLOB_PUT kind 1: the artifact must load here (format, checksum,
- * feature schema of this engine); stored, committed as the next version of
- * "model" and "shadow", activated if asked. */
-static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w, char *err,
-                       size_t errlen)
-{
-    vg_model_t *m = NULL;
-    int rc = vg_model_decode(p->content.ptr, p->content.len, &m, err, errlen);
-    if (rc) return rc;
-    const vg_model_info_t *info = vg_model_info(m);
-    uint8_t hash[VG_HASH_LEN];
-    vg_hash128(p->content.ptr, p->content.len, hash);
-    rc = vg_store_blob_put(mb->cfg.store, hash, VG_HASH_LEN, p->content.ptr, p->content.len);
-    s_models_q_t q = {0};
-    vg_raft_read(mb->raft, s_models_read, &q);
-    uint64_t version = q.latest + 1;
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    const char *names[2] = {S_MODEL_NAME, S_SHADOW_NAME};
-    for (int i = 0; i < 2 && !rc; i++) {
-        vg_mpw_reset(&cmd);
-        vg_cstate_cmd_put_blob(&cmd, VG_BLOB_MODEL, names[i], version, hash, VG_HASH_LEN,
-                               p->content.len);
-        rc = s_propose(mb, &cmd, &res);
-    }
-    if (!rc && p->activate) {
-        vg_mpw_reset(&cmd);
-        vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, S_MODEL_NAME, version);
-        rc = s_propose(mb, &cmd, &res);
-    }
-    vg_mpw_fini(&cmd);
-    if (rc) {
-        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-    } else {
-        char hex[2 * VG_HASH_LEN + 1];
-        vg_hash_hex(hash, VG_HASH_LEN, hex);
-        vg_jw_obj_begin(w);
-        vg_jw_kcstr(w, "name", S_MODEL_NAME);
-        vg_jw_kint(w, "version", (int64_t) version);
-        vg_jw_kcstr(w, "hash", hex);
-        vg_jw_kint(w, "size", (int64_t) p->content.len);
-        vg_jw_kbool(w, "active", p->activate != 0);
-        vg_jw_kint(w, "trees", info->trees);
-        vg_jw_kint(w, "sample", info->sample);
-        vg_jw_kcstr(w, "created", info->created);
-        vg_jw_key(w, "features");
-        vg_jw_arr_begin(w);
-        for (uint32_t i = 0; i < info->n_features; i++) vg_jw_cstr(w, info->features[i]);
-        vg_jw_arr_end(w);
-        vg_jw_obj_end(w);
-        vg_info(S_MOD, "model v%llu committed%s", (unsigned long long) version,
-                p->activate ? " and activated" : "");
-    }
-    vg_model_destroy(&m);
-    return rc;
-}
-
-/* Leader: activates version v of name (kind 1); v 0 = none (shadow only). */
-static int s_model_activate(vg_member_t *mb, const char *name, uint64_t v, char *err, size_t errlen)
-{
-    if (v) {
-        s_blobq_t q = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
-        vg_raft_read(mb->raft, s_blobq_read, &q);
-        if (q.rc) {
-            snprintf(err, errlen, "no model version %llu", (unsigned long long) v);
-            return VG_ERR_NOT_FOUND;
-        }
-    }
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, name, v);
-    int rc = s_propose(mb, &cmd, &res);
-    vg_mpw_fini(&cmd);
-    if (rc) snprintf(err, errlen, "commit failed: %s", res.msg[0] ? res.msg : vg_strerror(rc));
-    return rc;
-}
-
-/* models.rollback target: v, or the highest kept version below the active. */
-static uint64_t s_model_previous(vg_member_t *mb)
-{
-    s_models_q_t q = {0};
-    vg_raft_read(mb->raft, s_models_read, &q);
-    for (uint64_t v = q.active.version ? q.active.version - 1 : 0; v >= 1; v--) {
-        s_blobq_t b = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
-        vg_raft_read(mb->raft, s_blobq_read, &b);
-        if (!b.rc) return v;
-    }
-    return 0;
-}
-
-static void s_models_list_read(const vg_cstate_t *st, void *arg)
-{
-    vg_jw_t *w = arg;
-    s_models_q_t q = {0};
-    s_models_read(st, &q);
-    vg_jw_obj_begin(w);
-    vg_jw_kint(w, "active", (int64_t) q.active.version);
-    vg_jw_kint(w, "shadow", (int64_t) q.shadow.version);
-    vg_jw_key(w, "versions");
-    vg_jw_arr_begin(w);
-    for (size_t k = 0;; k++) {
-        vg_cstate_blob_t b;
-        char hex[2 * VG_CSTATE_HASH_MAX + 1];
-        if (vg_cstate_blob_version_at(st, VG_BLOB_MODEL, S_MODEL_NAME, k, &b)) break;
-        vg_hash_hex(b.hash, b.hash_len, hex);
-        vg_jw_obj_begin(w);
-        vg_jw_kint(w, "version", (int64_t) b.version);
-        vg_jw_kint(w, "size", (int64_t) b.size);
-        vg_jw_kcstr(w, "hash", hex);
-        vg_jw_obj_end(w);
-    }
-    vg_jw_arr_end(w);
-    vg_jw_obj_end(w);
-}
-
-/* ADMIN models.list / models.stats / models.activate V / models.rollback
- * [V] / models.shadow V (0 = none); false when cmd is none of them. */
-static bool s_admin_models(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str_t cmd,
-                           uint32_t arg, vg_jw_t *w)
-{
-    bool change = vg_str_eq_c(cmd, "models.activate") || vg_str_eq_c(cmd, "models.rollback") ||
-                  vg_str_eq_c(cmd, "models.shadow");
-    if (vg_str_eq_c(cmd, "models.list")) {
-        vg_raft_read(mb->raft, s_models_list_read, w);
-    } else if (vg_str_eq_c(cmd, "models.stats")) {
-        vg_engine_model_stats_t st;
-        vg_engine_model_stats(mb->engine, &st);
-        vg_jw_obj_begin(w);
-        vg_jw_kint(w, "node", mb->cfg.node_id);
-        vg_jw_kint(w, "active", (int64_t) st.active_version);
-        vg_jw_kint(w, "shadow", (int64_t) st.shadow_version);
-        vg_jw_kint(w, "scored", (int64_t) st.scored);
-        vg_jw_kint(w, "flagged", (int64_t) st.flagged);
-        vg_jw_kint(w, "shadow_scored", (int64_t) st.shadow_scored);
-        vg_jw_kint(w, "shadow_flagged", (int64_t) st.shadow_flagged);
-        vg_jw_kint(w, "both_flagged", (int64_t) st.both_flagged);
-        vg_jw_obj_end(w);
-    } else if (change) {
-        char err[300] = "";
-        int rc = VG_ERR_NOT_OWNER;
-        uint64_t v = arg;
-        bool shadow = vg_str_eq_c(cmd, "models.shadow");
-        if (vg_raft_is_leader(mb->raft)) {
-            if (vg_str_eq_c(cmd, "models.rollback") && !v) v = s_model_previous(mb);
-            rc = !v && !shadow ? VG_ERR_NOT_FOUND : 0;
-            if (rc) snprintf(err, sizeof err, "no earlier model version to roll back to");
-            if (!rc)
-                rc =
-                    s_model_activate(mb, shadow ? S_SHADOW_NAME : S_MODEL_NAME, v, err, sizeof err);
-        } else {
-            snprintf(err, sizeof err, "not the leader: send this to the leader");
-        }
-        if (rc) {
-            s_admin_error(mb, msg, rc, err);
-            return true;
-        }
-        vg_jw_obj_begin(w);
-        vg_jw_kint(w, shadow ? "shadow" : "active", (int64_t) v);
-        vg_jw_obj_end(w);
-    } else {
-        return false;
-    }
-    s_admin_reply(mb, msg, 0, w);
-    return true;
 }
 
 /* {"node": id, "prometheus": "<text exposition>"}: this node's metrics. */
@@ -1588,7 +789,7 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     vg_perr_t err;
     vg_perr_clear(&err);
     if (vg_msg_body_decode(msg->body, msg->body_len, &req, NULL, &err)) {
-        s_admin_error(mb, msg, err.code, "malformed ADMIN");
+        vg__member_admin_error(mb, msg, err.code, "malformed ADMIN");
         return;
     }
     vg_str_t cmd = req.body.admin.command;
@@ -1597,38 +798,41 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     vg_jw_init(&w);
     if (vg_str_eq_c(cmd, "status") || vg_str_eq_c(cmd, "nodes")) {
         s_status_json(mb, &w);
-        s_admin_reply(mb, msg, 0, &w);
+        vg__member_admin_reply(mb, msg, 0, &w);
     } else if (vg_str_eq_c(cmd, "drain") || vg_str_eq_c(cmd, "remove")) {
         bool remove = vg_str_eq_c(cmd, "remove");
         size_t moved = 0;
         if (!vg_raft_is_leader(mb->raft)) {
-            s_admin_error(mb, msg, VG_ERR_NOT_OWNER, "not the leader: send this to the leader");
+            vg__member_admin_error(mb, msg, VG_ERR_NOT_OWNER,
+                                   "not the leader: send this to the leader");
         } else {
             int rc = s_drain_remove(mb, node, remove, &moved);
             if (rc) {
                 char text[160];
                 snprintf(text, sizeof text, "%s of node %u failed: %s", remove ? "remove" : "drain",
                          node, vg_strerror(rc));
-                s_admin_error(mb, msg, rc, text);
+                vg__member_admin_error(mb, msg, rc, text);
             } else {
                 vg_jw_obj_begin(&w);
                 vg_jw_kint(&w, "node", node);
                 vg_jw_kcstr(&w, "state", remove ? "removed" : "draining");
                 vg_jw_kint(&w, "moved", (int64_t) moved);
                 vg_jw_obj_end(&w);
-                s_admin_reply(mb, msg, 0, &w);
+                vg__member_admin_reply(mb, msg, 0, &w);
             }
         }
-    } else if (s_admin_rules(mb, msg, cmd, node, &w) || s_admin_models(mb, msg, cmd, node, &w)) {
+    } else if (vg__member_admin_rules(mb, msg, cmd, node, &w) ||
+               vg__member_admin_models(mb, msg, cmd, node, &w)) {
         /* answered */
     } else if (vg_str_eq_c(cmd, "metrics")) {
         s_metrics_json(mb, &w);
-        s_admin_reply(mb, msg, 0, &w);
+        vg__member_admin_reply(mb, msg, 0, &w);
     } else {
-        s_admin_error(mb, msg, VG_ERR_INVALID,
-                      "unknown command (status, nodes, metrics, drain, remove, rules.list, "
-                      "rules.show, rules.stats, rules.rollback, models.list, models.stats, "
-                      "models.activate, models.rollback, models.shadow)");
+        vg__member_admin_error(
+            mb, msg, VG_ERR_INVALID,
+            "unknown command (status, nodes, metrics, drain, remove, rules.list, "
+            "rules.show, rules.stats, rules.rollback, models.list, models.stats, "
+            "models.activate, models.rollback, models.shadow)");
     }
     vg_jw_fini(&w);
 }
@@ -1650,13 +854,13 @@ static void s_anomaly_query(vg_member_t *mb, const vg_transport_msg_t *msg)
     char next[VG_STORE_CURSOR_MAX + 1];
     int rc =
         vg_anomaly_svc_answer(mb->cfg.store, &req.body.anomaly_query, &records, next, &buckets);
-    vg_msg_t m = {.env = s_reply_env(mb, msg, VG_MSG_ANOMALY_REPLY)};
+    vg_msg_t m = {.env = vg__member_reply_env(mb, msg, VG_MSG_ANOMALY_REPLY)};
     m.body.anomaly_reply =
         (vg_body_anomaly_reply_t){rc,
                                   {(const char *) records.buf, (uint32_t) records.len},
                                   vg_str_c(next),
                                   {(const char *) buckets.buf, (uint32_t) buckets.len}};
-    s_send(mb, msg->peer, &m);
+    vg__member_send(mb, msg->peer, &m);
     vg_mpw_fini(&records);
     vg_mpw_fini(&buckets);
 }
@@ -1669,8 +873,8 @@ static void *s_ctl_main(void *arg)
     case VG_MSG_HANDOFF: s_handoff(c->mb, c->msg); break;
     case VG_MSG_HANDOFF_DATA: s_handoff_data(c->mb, c->msg); break;
     case VG_MSG_ANOMALY_QUERY: s_anomaly_query(c->mb, c->msg); break;
-    case VG_MSG_BLOB_PUT: s_blob_put(c->mb, c->msg); break;
-    case VG_MSG_BLOB_GET: s_blob_get(c->mb, c->msg); break;
+    case VG_MSG_BLOB_PUT: vg__member_blob_put(c->mb, c->msg); break;
+    case VG_MSG_BLOB_GET: vg__member_blob_get(c->mb, c->msg); break;
     default: s_admin(c->mb, c->msg); break;
     }
     atomic_fetch_sub(&c->mb->workers, 1);
@@ -1718,9 +922,9 @@ static void s_on_msg(void *arg, const vg_transport_msg_t *m)
 
 /* ---- maintenance thread --------------------------------------------------- */
 
-static void s_tick_read(const vg_cstate_t *st, void *arg)
+void vg__member_tick_read(const vg_cstate_t *st, void *arg)
 {
-    s_tick_q_t *q = arg;
+    vg__member_tick_q_t *q = arg;
     q->has_map = vg_cstate_n_shards(st) > 0;
     q->n = 0;
     q->n_owners = 0;
@@ -1736,7 +940,7 @@ static void s_tick_read(const vg_cstate_t *st, void *arg)
     }
 }
 
-static void s_connect_members(vg_member_t *mb, const s_tick_q_t *q)
+static void s_connect_members(vg_member_t *mb, const vg__member_tick_q_t *q)
 {
     for (size_t i = 0; i < q->n; i++) {
         uint32_t id = q->ids[i];
@@ -1760,11 +964,11 @@ static void s_bootstrap(vg_member_t *mb)
     vg_raft_result_t res;
     vg_cstate_cmd_add_member(&w, mb->cfg.node_id, mb->listen, mb->raft_addr, true,
                              VG_MEMBER_ACTIVE);
-    int rc = s_propose(mb, &w, &res);
+    int rc = vg__member_propose(mb, &w, &res);
     uint32_t self = mb->cfg.node_id; /* every shard starts on the first node */
     vg_mpw_reset(&w);
     vg_cstate_cmd_init_map(&w, mb->cfg.shards, &self, 1);
-    if (!rc) rc = s_propose(mb, &w, &res);
+    if (!rc) rc = vg__member_propose(mb, &w, &res);
     vg_mpw_fini(&w);
     if (!rc)
         vg_info(S_MOD, "bootstrapped the cluster: %u shards on node %u", mb->cfg.shards,
@@ -1821,7 +1025,7 @@ static void s_rebalance_start(vg_member_t *mb, uint32_t id)
  * DOWN member heard from again is ACTIVE and is given shards back; an
  * ACTIVE member owning none while others own many (a rebalance that
  * failed) is retried. */
-static void s_failover(vg_member_t *mb, const s_tick_q_t *q)
+static void s_failover(vg_member_t *mb, const vg__member_tick_q_t *q)
 {
     for (size_t i = 0; i < q->n; i++) {
         uint32_t id = q->ids[i];
@@ -1890,8 +1094,8 @@ static void *s_tick_main(void *arg)
 {
     vg_member_t *mb = arg;
     while (!atomic_load(&mb->stopping)) {
-        s_tick_q_t q = {.mb = mb};
-        vg_raft_read(mb->raft, s_tick_read, &q);
+        vg__member_tick_q_t q = {.mb = mb};
+        vg_raft_read(mb->raft, vg__member_tick_read, &q);
         s_connect_members(mb, &q);
         s_thaw(mb);
         if (vg_raft_is_leader(mb->raft)) {
@@ -2124,7 +1328,7 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
     }
     if (member_before && mb->join[0])
         vg_info(S_MOD, "already a member (raft state in %s): --join ignored", raft_dir);
-    mb->rules_started = pthread_create(&mb->rules_thread, NULL, s_rules_main, mb) == 0;
+    mb->rules_started = pthread_create(&mb->rules_thread, NULL, vg__member_rules_main, mb) == 0;
     if (pthread_create(&mb->tick, NULL, s_tick_main, mb) == 0) {
         mb->tick_started = true;
     } else {
