@@ -6,6 +6,7 @@
 #include "vg_config.h"
 #include "vg_engine.h"
 #include "vg_err.h"
+#include "vg_extstore.h"
 #include "vg_http.h"
 #include "vg_log.h"
 #include "vg_mem.h"
@@ -23,6 +24,7 @@ typedef struct {
     vg_store_t *store;
     vg_member_t *member; /* cluster mode */
     vg_router_t *router; /* cluster mode with --gateway: routes by shard owner */
+    vg_extstore_t *ext;  /* store = postgres: anomalies live there */
 } s_node_t;
 
 static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
@@ -37,6 +39,7 @@ static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, vo
                    size_t cap)
 {
     s_node_t *node = ctx;
+    if (node->ext) return vg_extstore_query(node->ext, q, fn, arg, next, cap);
     if (node->router) return vg_router_anomaly_query(node->router, q, fn, arg, next, cap);
     return vg_store_anomaly_query(node->store, q, 0, fn, arg, next, cap);
 }
@@ -44,6 +47,7 @@ static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, vo
 static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 {
     s_node_t *node = ctx;
+    if (node->ext) return vg_extstore_get(node->ext, id, fn, arg);
     if (node->router) return vg_router_anomaly_get(node->router, id, fn, arg);
     return vg_store_anomaly_get(node->store, id, fn, arg);
 }
@@ -51,6 +55,7 @@ static int s_get(void *ctx, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 static int s_stats(void *ctx, int64_t from, int64_t to, int64_t bucket, vg_bucket_fn *fn, void *arg)
 {
     s_node_t *node = ctx;
+    if (node->ext) return vg_extstore_stats(node->ext, from, to, bucket, fn, arg);
     if (node->router) return vg_router_anomaly_stats(node->router, from, to, bucket, fn, arg);
     return vg_store_anomaly_stats(node->store, from, to, bucket, fn, arg);
 }
@@ -114,6 +119,7 @@ static void s_metrics(void *ctx, vg_prom_t *p)
     vg_engine_metrics(node->engine, p);
     if (node->member) vg_member_metrics(node->member, p);
     if (node->router) vg_router_metrics(node->router, p);
+    if (node->ext) vg_extstore_metrics(node->ext, p);
     vg_store_stats_t st;
     vg_store_stats(node->store, &st);
     vg_prom_header(p, "vigil_lmdb_map_used_bytes", "gauge", "Bytes of the LMDB map in use.");
@@ -243,7 +249,8 @@ int main(int argc, char **argv)
     vg_log_set_level(lv);
     char err[512];
     s_node_t node = {0};
-    vg_store_config_t sc = {.dir = cfg.data_dir, .no_sync = cfg.no_sync};
+    bool pg = !strcmp(cfg.store, "postgres");
+    vg_store_config_t sc = {.dir = cfg.data_dir, .no_sync = cfg.no_sync, .outbox = pg};
     if (vg_store_open(&sc, &node.store, err, sizeof err)) {
         fprintf(stderr, "vigil-node: %s\n", err);
         return 1;
@@ -257,8 +264,18 @@ int main(int argc, char **argv)
         vg_store_close(&node.store);
         return 1;
     }
-    rc = s_run(&cfg, &node);
+    vg_extstore_config_t xc = {.dsn = cfg.pg_dsn,
+                               .pool_size = cfg.pg_pool,
+                               .retention_days = cfg.retention_days,
+                               .store = node.store};
+    if (pg && vg_extstore_start(&xc, &node.ext)) {
+        fprintf(stderr, "vigil-node: cannot start the outbox delivery\n");
+        rc = 1;
+    } else {
+        rc = s_run(&cfg, &node);
+    }
     vg_engine_stop(node.engine); /* drains; cluster replies still go out */
+    vg_extstore_stop(&node.ext); /* what is not delivered stays in the outbox */
     vg_member_stop(&node.member);
     vg_engine_destroy(&node.engine);
     vg_store_close(&node.store);

@@ -70,9 +70,9 @@ enum {
     S_OUTBOX,
     S_NDB
 };
-static const char *const s_db_names[S_NDB] = {
-    "users", "seen", "anomalies", "anom_by_id", "anom_by_user", "anom_stats", "meta", "blobs",
-    "outbox"};
+static const char *const s_db_names[S_NDB] = {"users",      "seen",         "anomalies",
+                                              "anom_by_id", "anom_by_user", "anom_stats",
+                                              "meta",       "blobs",        "outbox"};
 
 struct vg_store {
     MDB_env *env;
