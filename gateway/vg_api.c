@@ -4,6 +4,8 @@
  * allocation-free once warm. */
 #include "vg_api.h"
 
+#include "vg_anomaly_json.h"
+
 #include "vg_err.h"
 #include "vg_jw.h"
 #include "vg_log.h"
@@ -235,24 +237,10 @@ static int s_collect(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr
     return 0;
 }
 
-static void s_reason_json(vg_jw_t *w, const vg_reason_t *r)
-{
-    vg_jw_obj_begin(w);
-    vg_jw_kstr(w, "detector", r->detector);
-    vg_jw_kstr(w, "feature", r->feature);
-    vg_jw_knum(w, "value", r->value);
-    vg_jw_knum(w, "baseline", r->baseline);
-    vg_jw_knum(w, "threshold", r->threshold);
-    vg_jw_knum(w, "contribution", r->contribution);
-    vg_jw_obj_end(w);
-}
-
 static void s_reasons_json(vg_jw_t *w, const vg_reason_t *r, unsigned n)
 {
     vg_jw_key(w, "reasons");
-    vg_jw_arr_begin(w);
-    for (unsigned i = 0; i < n; i++) s_reason_json(w, &r[i]);
-    vg_jw_arr_end(w);
+    vg_anomaly_reasons_json(w, r, n);
 }
 
 static void s_verdict_json(vg_jw_t *w, const vg_verdict_t *v)
@@ -367,45 +355,10 @@ static void s_anomaly_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
     vg_jw_kcstr(w, "currency", a->tx.currency);
     s_reasons_json(w, a->reasons, a->n_reasons);
     if (details) {
-        const vg_tx_t *tx = &a->tx;
         vg_jw_key(w, "transaction");
-        vg_jw_obj_begin(w);
-        vg_jw_kstr(w, "id", tx->id);
-        vg_jw_kstr(w, "user_id", tx->user_id);
-        vg_jw_knum(w, "amount", tx->amount);
-        vg_jw_kcstr(w, "currency", tx->currency);
-        vg_jw_key(w, "timestamp");
-        vg_jw_ts(w, tx->ts_ms);
-        vg_jw_kstr(w, "merchant_id", tx->merchant_id);
-        vg_jw_kstr(w, "merchant_category", tx->merchant_category);
-        vg_jw_kcstr(w, "country", tx->country[0] ? tx->country : NULL);
-        vg_jw_kstr(w, "channel", tx->channel);
-        vg_jw_kstr(w, "device_id", tx->device_id);
-        vg_jw_kstr(w, "ip", tx->ip);
-        vg_jw_knum(w, "lat", tx->lat);
-        vg_jw_knum(w, "lon", tx->lon);
-        vg_jw_key(w, "attributes");
-        vg_jw_obj_begin(w);
-        for (unsigned i = 0; i < tx->n_attrs; i++) {
-            char key[VG_TX_ATTR_KEY_MAX + 1];
-            snprintf(key, sizeof key, "%.*s", (int) tx->attrs[i].key.len, tx->attrs[i].key.ptr);
-            vg_jw_key(w, key);
-            if (tx->attrs[i].kind == VG_ATTR_NUM)
-                vg_jw_num(w, tx->attrs[i].num);
-            else
-                vg_jw_str(w, tx->attrs[i].str);
-        }
-        vg_jw_obj_end(w);
-        vg_jw_obj_end(w);
+        vg_anomaly_tx_json(w, &a->tx);
         vg_jw_key(w, "features");
-        vg_jw_obj_begin(w);
-        for (uint32_t i = 0; i < a->n_features; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "%.*s", (int) a->feature_names[i].len,
-                     a->feature_names[i].ptr);
-            vg_jw_knum(w, key, a->feature_values[i]);
-        }
-        vg_jw_obj_end(w);
+        vg_anomaly_features_json(w, a);
     }
     vg_jw_obj_end(w);
 }
