@@ -379,16 +379,19 @@ static int s_list(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
     return code;
 }
 
-/* rules.stats of every member (the node asked lists them), summed. */
-static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+/* Asks every alive member (the status of the node reached lists them)
+ * ADMIN cmd; their JSON answers, in member order (a member that does not
+ * answer is reported on stderr and left out). *code: nonzero if even the
+ * status failed. */
+static json_t *s_ask_members(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd,
+                             int *code)
 {
     vg_ctl_result_t res;
-    int code = s_admin(ctl, o, "status", 0, &res);
-    json_t *st = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
+    *code = s_admin(ctl, o, "status", 0, &res);
+    json_t *st = *code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
     vg_ctl_result_fini(&res);
-    json_t *members = json_object_get(st, "members"), *all = json_array(), *sum = json_object();
-    json_t *order = json_array();
-    for (size_t i = 0; !code && i < json_array_size(members); i++) {
+    json_t *members = json_object_get(st, "members"), *all = json_array();
+    for (size_t i = 0; !*code && i < json_array_size(members); i++) {
         json_t *m = json_array_get(members, i);
         const char *addr = json_string_value(json_object_get(m, "data_addr"));
         if (!addr || !json_is_true(json_object_get(m, "alive"))) continue;
@@ -397,18 +400,30 @@ static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
         vg_ctl_t *one = NULL;
         char err[300];
         vg_ctl_result_t r;
-        if (vg_ctl_new(&cfg, &one, err, sizeof err) ||
-            vg_ctl_admin(one, "rules.stats", 0, o->reply_ms, &r) || r.code) {
-            fprintf(stderr, "vigilctl: node at %s: no rule stats\n", addr);
-            if (one) vg_ctl_result_fini(&r);
-            vg_ctl_destroy(&one);
-            continue;
-        }
-        json_t *j = json_loadb(r.json, r.json_len, 0, NULL);
+        memset(&r, 0, sizeof r);
+        json_t *j = NULL;
+        if (!vg_ctl_new(&cfg, &one, err, sizeof err) &&
+            !vg_ctl_admin(one, cmd, 0, o->reply_ms, &r) && !r.code)
+            j = json_loadb(r.json, r.json_len, 0, NULL);
         vg_ctl_result_fini(&r);
         vg_ctl_destroy(&one);
-        if (!j) continue;
-        json_array_append(all, j);
+        if (j)
+            json_array_append_new(all, j);
+        else
+            fprintf(stderr, "vigilctl: node at %s: no answer to %s\n", addr, cmd);
+    }
+    json_decref(st);
+    return all;
+}
+
+/* rules.stats of every member (the node asked lists them), summed. */
+static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    int code;
+    json_t *all = s_ask_members(ctl, o, "rules.stats", &code), *sum = json_object();
+    json_t *order = json_array();
+    for (size_t i = 0; !code && i < json_array_size(all); i++) {
+        json_t *j = json_array_get(all, i);
         json_t *rules = json_object_get(j, "rules");
         for (size_t k = 0; k < json_array_size(rules); k++) {
             json_t *x = json_array_get(rules, k);
@@ -429,7 +444,6 @@ static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
                                 json_integer(json_integer_value(json_object_get(acc, "errors")) +
                                              json_integer_value(json_object_get(x, "errors"))));
         }
-        json_decref(j);
     }
     if (!code && o->json) {
         json_t *total = json_array();
@@ -464,44 +478,20 @@ static int s_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
     json_decref(order);
     json_decref(sum);
     json_decref(all);
-    json_decref(st);
     return code;
 }
 
 /* `models stats`: every alive member's models.stats, and the sums. */
 static int s_models_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
 {
-    vg_ctl_result_t res;
-    int code = s_admin(ctl, o, "status", 0, &res);
-    json_t *st = code ? NULL : json_loadb(res.json, res.json_len, 0, NULL);
-    vg_ctl_result_fini(&res);
-    json_t *members = json_object_get(st, "members"), *all = json_array();
+    int code;
+    json_t *all = s_ask_members(ctl, o, "models.stats", &code);
     static const char *keys[] = {"scored", "flagged", "shadow_scored", "shadow_flagged",
                                  "both_flagged"};
     long long sum[5] = {0};
-    for (size_t i = 0; !code && i < json_array_size(members); i++) {
-        json_t *m = json_array_get(members, i);
-        const char *addr = json_string_value(json_object_get(m, "data_addr"));
-        if (!addr || !json_is_true(json_object_get(m, "alive"))) continue;
-        const char *addrs[1] = {addr};
-        vg_ctl_config_t cfg = {.addrs = addrs, .n_addrs = 1, .reach_timeout_ms = o->reply_ms};
-        vg_ctl_t *one = NULL;
-        char err[300];
-        vg_ctl_result_t r;
-        memset(&r, 0, sizeof r);
-        json_t *j = NULL;
-        if (!vg_ctl_new(&cfg, &one, err, sizeof err) &&
-            !vg_ctl_admin(one, "models.stats", 0, o->reply_ms, &r) && !r.code)
-            j = json_loadb(r.json, r.json_len, 0, NULL);
-        vg_ctl_result_fini(&r);
-        vg_ctl_destroy(&one);
-        if (!j) {
-            fprintf(stderr, "vigilctl: node at %s: no model stats\n", addr);
-            continue;
-        }
-        for (int k = 0; k < 5; k++) sum[k] += json_integer_value(json_object_get(j, keys[k]));
-        json_array_append_new(all, j);
-    }
+    for (size_t i = 0; i < json_array_size(all); i++)
+        for (int k = 0; k < 5; k++)
+            sum[k] += json_integer_value(json_object_get(json_array_get(all, i), keys[k]));
     if (!code && o->json) {
         json_t *total = json_object();
         for (int k = 0; k < 5; k++) json_object_set_new(total, keys[k], json_integer(sum[k]));
@@ -534,7 +524,6 @@ static int s_models_stats(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
         printf("\n");
     }
     json_decref(all);
-    json_decref(st);
     return code;
 }
 

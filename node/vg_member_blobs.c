@@ -381,6 +381,25 @@ void vg__member_blob_put(vg_member_t *mb, const vg_transport_msg_t *msg)
 
 /* ---- ADMIN rules.* --------------------------------------------------------- */
 
+/* "versions": [{"version","size","hash"}...] of name, oldest first. */
+static void s_versions_json(const vg_cstate_t *st, vg_cstate_blob_kind kind, const char *name,
+                            vg_jw_t *w)
+{
+    vg_jw_key(w, "versions");
+    vg_jw_arr_begin(w);
+    vg_cstate_blob_t b;
+    for (size_t k = 0; vg_cstate_blob_version_at(st, kind, name, k, &b) == 0; k++) {
+        char hex[2 * VG_CSTATE_HASH_MAX + 1];
+        vg_hash_hex(b.hash, b.hash_len, hex);
+        vg_jw_obj_begin(w);
+        vg_jw_kint(w, "version", (int64_t) b.version);
+        vg_jw_kint(w, "size", (int64_t) b.size);
+        vg_jw_kcstr(w, "hash", hex);
+        vg_jw_obj_end(w);
+    }
+    vg_jw_arr_end(w);
+}
+
 /* rules.list: every version of the rule set and of each list. */
 static void s_rules_list_read(const vg_cstate_t *st, void *arg)
 {
@@ -397,20 +416,7 @@ static void s_rules_list_read(const vg_cstate_t *st, void *arg)
         vg_jw_obj_begin(w);
         vg_jw_kcstr(w, "name", name);
         vg_jw_kint(w, "active", (int64_t) active);
-        vg_jw_key(w, "versions");
-        vg_jw_arr_begin(w);
-        for (size_t k = 0; k < nv; k++) {
-            vg_cstate_blob_t b;
-            char hex[2 * VG_CSTATE_HASH_MAX + 1];
-            if (vg_cstate_blob_version_at(st, VG_BLOB_RULESET, name, k, &b)) continue;
-            vg_hash_hex(b.hash, b.hash_len, hex);
-            vg_jw_obj_begin(w);
-            vg_jw_kint(w, "version", (int64_t) b.version);
-            vg_jw_kint(w, "size", (int64_t) b.size);
-            vg_jw_kcstr(w, "hash", hex);
-            vg_jw_obj_end(w);
-        }
-        vg_jw_arr_end(w);
+        s_versions_json(st, VG_BLOB_RULESET, name, w);
         vg_jw_obj_end(w);
     }
     vg_jw_arr_end(w);
@@ -709,20 +715,7 @@ static void s_models_list_read(const vg_cstate_t *st, void *arg)
     vg_jw_obj_begin(w);
     vg_jw_kint(w, "active", (int64_t) q.active.version);
     vg_jw_kint(w, "shadow", (int64_t) q.shadow.version);
-    vg_jw_key(w, "versions");
-    vg_jw_arr_begin(w);
-    for (size_t k = 0;; k++) {
-        vg_cstate_blob_t b;
-        char hex[2 * VG_CSTATE_HASH_MAX + 1];
-        if (vg_cstate_blob_version_at(st, VG_BLOB_MODEL, S_MODEL_NAME, k, &b)) break;
-        vg_hash_hex(b.hash, b.hash_len, hex);
-        vg_jw_obj_begin(w);
-        vg_jw_kint(w, "version", (int64_t) b.version);
-        vg_jw_kint(w, "size", (int64_t) b.size);
-        vg_jw_kcstr(w, "hash", hex);
-        vg_jw_obj_end(w);
-    }
-    vg_jw_arr_end(w);
+    s_versions_json(st, VG_BLOB_MODEL, S_MODEL_NAME, w);
     vg_jw_obj_end(w);
 }
 
