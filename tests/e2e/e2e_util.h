@@ -171,4 +171,49 @@ static inline void e2e_cleanup(e2e_node_t *n)
     }
 }
 
+/* Starts argv (argv[0] a path) with its stderr appended to log; the pid. */
+static inline pid_t e2e_spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void) f;
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Runs bin/NAME of the build with args (NULL-terminated) to completion,
+ * stdout and stderr into log (truncated first); its exit code, -1 if it
+ * did not exit normally. If out is given, the output is copied there. */
+static inline int e2e_run(const char *name, const char *const *args, const char *log, char *out,
+                          size_t cap)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/bin/%s",
+             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build", name);
+    const char *argv[32] = {bin};
+    size_t n = 1;
+    for (size_t k = 0; args[k] && n < 31; k++) argv[n++] = args[k];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        (void) f;
+        dup2(1, 2);
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (out && cap) {
+        FILE *f = fopen(log, "r");
+        size_t got = f ? fread(out, 1, cap - 1, f) : 0;
+        out[got] = 0;
+        if (f) fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 #endif

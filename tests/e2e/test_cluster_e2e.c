@@ -34,18 +34,6 @@ static t_proc_t s_nodes[NODES + 4], s_gw, s_gw2; /* ids 1..NODES, then a joiner 
 static e2e_node_t s_http, s_http2;               /* two gateways, for e2e_http */
 static vg_transport_t *s_tr;
 
-static pid_t s_spawn(const char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void) f;
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int s_free_pair(void)
 {
     for (;;) { /* a port p free with p + 1000 free too */
@@ -70,7 +58,7 @@ static void s_start_node(int i, bool join)
     const char *argv[] = {bin, "--listen",  listen, "--data-dir",           n->dir, "--workers",
                           "1", "--node-id", id,     join ? "--join" : NULL, seed,   NULL};
     if (i > NODES) argv[7] = argv[9], argv[8] = argv[10], argv[9] = NULL;
-    n->pid = s_spawn(argv, n->log);
+    n->pid = e2e_spawn(argv, n->log);
 }
 
 /* ADMIN `command` to node i, the answer as JSON (NULL when none). */
@@ -204,7 +192,7 @@ static void s_start_gateway(t_proc_t *gw, e2e_node_t *http, const char *name)
              getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
     snprintf(gw->log, sizeof gw->log, "%s/%s.log", s_root, name);
     const char *argv[] = {bin, "--http", listen, "--cluster", seeds, NULL};
-    gw->pid = s_spawn(argv, gw->log);
+    gw->pid = e2e_spawn(argv, gw->log);
 }
 
 static int s_setup(void **state)
@@ -679,7 +667,7 @@ static void test_node_id_remembered(void **state)
     snprintf(log, sizeof log, "%s/idcheck.log", s_root);
     const char *argv[] = {e2e_bin(),    "--node-id", "9",      "--listen", listen,
                           "--data-dir", dir,         "--join", listen,     NULL};
-    pid_t pid = s_spawn(argv, log);
+    pid_t pid = e2e_spawn(argv, log);
     int status = 0;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
@@ -698,31 +686,15 @@ static void test_node_id_remembered(void **state)
  * leaves its output (stdout + stderr) in out. */
 static int s_vigilctl(const char *const *args, char *out, size_t cap)
 {
-    char bin[512], nodes[200], log[400];
-    snprintf(bin, sizeof bin, "%s/bin/vigilctl",
-             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build");
+    char nodes[200], log[400];
     snprintf(nodes, sizeof nodes, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", s_nodes[1].port,
              s_nodes[2].port, s_nodes[3].port);
     snprintf(log, sizeof log, "%s/vigilctl.out", s_root);
-    const char *argv[16] = {bin, "--node", nodes};
-    size_t n = 3;
-    for (size_t k = 0; args[k] && n < 15; k++) argv[n++] = args[k];
+    const char *argv[24] = {"--node", nodes};
+    size_t n = 2;
+    for (size_t k = 0; args[k] && n < 23; k++) argv[n++] = args[k];
     argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "w", stdout);
-        (void) f;
-        dup2(1, 2);
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, cap - 1, f) : 0;
-    out[got] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return e2e_run("vigilctl", argv, log, out, cap);
 }
 
 static void s_write(const char *path, const char *text)
@@ -972,25 +944,9 @@ static double s_model_everywhere(long v)
 /* Runs a program of the build (bin/NAME) with args; its exit code. */
 static int s_run_bin(const char *name, const char *const *args)
 {
-    char bin[512], log[400];
-    snprintf(bin, sizeof bin, "%s/bin/%s",
-             getenv("VG_BINARY_DIR") ? getenv("VG_BINARY_DIR") : "build", name);
+    char log[400];
     snprintf(log, sizeof log, "%s/%s.out", s_root, name);
-    const char *argv[24] = {bin};
-    size_t n = 1;
-    for (size_t k = 0; args[k] && n < 23; k++) argv[n++] = args[k];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "w", stdout);
-        (void) f;
-        dup2(1, 2);
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return e2e_run(name, args, log, NULL, 0);
 }
 
 /* vigil-train models pushed with vigilctl: activate → every node scores

@@ -178,18 +178,6 @@ static void test_outage_loses_nothing(void **state)
     assert_int_equal(listed, rows);
 }
 
-static pid_t s_spawn(const char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void) f;
-        execv(argv[0], (char *const *) argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* The store is shared: a standalone vigil-gateway (in front of another
  * node, a one-node cluster) serves the anomalies the first node wrote. */
 static void test_gateway_reads_shared_store(void **state)
@@ -207,13 +195,13 @@ static void test_gateway_reads_shared_store(void **state)
     snprintf(glog, sizeof glog, "%s/gateway.log", s_dir);
     const char *nargv[] = {node_bin,  "--listen", listen,     "--data-dir", data,
                            "--store", "postgres", "--pg-dsn", s_dsn,        NULL};
-    pid_t node2 = s_spawn(nargv, log);
+    pid_t node2 = e2e_spawn(nargv, log);
     e2e_node_t g = {.port = e2e_free_port()};
     snprintf(g.url, sizeof g.url, "http://127.0.0.1:%d", g.port);
     snprintf(http, sizeof http, "127.0.0.1:%d", g.port);
     const char *gargv[] = {gw_bin,    "--cluster", listen,     "--http", http,
                            "--store", "postgres",  "--pg-dsn", s_dsn,    NULL};
-    pid_t gw = s_spawn(gargv, glog);
+    pid_t gw = e2e_spawn(gargv, glog);
     long total = -1, rows = -1;
     for (int k = 0; k < 200 && total < 0; k++, usleep(100000)) {
         e2e_resp_t r = e2e_get(&g, "/v1/stats/anomalies?bucket=1d&from=2025-12-01T00:00:00Z"
