@@ -46,8 +46,17 @@ static int s_deliver(void *ctx, const vg_str_t *recs, size_t n)
     vg_extstore_t *x = ctx;
     vg_pg_t *pg = s_pg(x, true);
     if (!pg) return VG_ERR_UNREACHABLE;
-    size_t inserted = 0;
-    return vg_pg_insert(pg, recs, n, &inserted);
+    /* a record the store refuses (INVALID; *inserted = its index) would
+     * block the outbox forever: it is logged and set aside, the rest goes */
+    for (size_t off = 0; off < n;) {
+        size_t inserted = 0;
+        int rc = vg_pg_insert(pg, recs + off, n - off, &inserted);
+        if (rc != VG_ERR_INVALID) return rc;
+        vg_error(S_MOD, "an outbox record (%u bytes) is refused by PostgreSQL: set aside",
+                 recs[off + inserted].len);
+        off += inserted + 1;
+    }
+    return 0;
 }
 
 static void s_maintain(void *ctx)
