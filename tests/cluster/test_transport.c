@@ -335,6 +335,8 @@ static void test_ping_pong(void **unused)
     node_t a, b;
     s_pair(&a, MODE_COUNT, &b, MODE_COUNT, 2000);
     WAIT_FOR(s_stats(a.t).pongs_recv >= 2, 2000);
+    /* b counts a PONG after sending it: a may see it first */
+    WAIT_FOR(s_stats(b.t).pings_recv >= 2 && s_stats(b.t).pongs_sent >= 2, 1000);
     vg_transport_stats_t sa, sb;
     vg_transport_stats(a.t, &sa);
     vg_transport_stats(b.t, &sb);
