@@ -296,6 +296,15 @@ static s_held_t *s_acquire(vg_engine_t *e, int slot)
     return h;
 }
 
+/* Every slot at once (one lock per part scored). */
+static void s_acquire_all(vg_engine_t *e, s_held_t **out)
+{
+    pthread_mutex_lock(&e->held_mu);
+    for (int i = 0; i < S_NHELD; i++)
+        if ((out[i] = e->held[i])) out[i]->refs++;
+    pthread_mutex_unlock(&e->held_mu);
+}
+
 static void s_release(vg_engine_t *e, int slot, s_held_t *h)
 {
     if (!h) return;
@@ -401,21 +410,17 @@ static int s_decision_of(const vg_detect_config_t *d, double score)
 static void s_apply_models(vg_engine_t *e, s_part_t *p, s_worker_t *w, const vg_features_t *f,
                            vg_verdict_t *v)
 {
-    double t = e->cfg.model_threshold;
-    bool active_flag = false;
+    double t = e->cfg.model_threshold; /* in (0, 1): vg_config checks it */
+    const s_held_t *h = w->held[S_MODEL];
+    double s = h ? vg_model_score_features(h->obj, f) : 0;
+    if (h) vg_counter_add(&e->m_model_scored, 1);
     if (w->held[S_SHADOW]) {
         double s2 = vg_model_score_features(w->held[S_SHADOW]->obj, f);
         vg_counter_add(&e->m_shadow_scored, 1);
         if (s2 >= t) vg_counter_add(&e->m_shadow_flagged, 1);
-        if (s2 >= t && w->held[S_MODEL] && vg_model_score_features(w->held[S_MODEL]->obj, f) >= t)
-            vg_counter_add(&e->m_both_flagged, 1);
+        if (s2 >= t && h && s >= t) vg_counter_add(&e->m_both_flagged, 1);
     }
-    if (!w->held[S_MODEL]) return;
-    const s_held_t *h = w->held[S_MODEL];
-    double s = vg_model_score_features(h->obj, f);
-    vg_counter_add(&e->m_model_scored, 1);
-    active_flag = s >= t;
-    if (!active_flag || !(t < 1)) return;
+    if (!h || s < t) return;
     vg_counter_add(&e->m_model_flagged, 1);
     double c = e->cfg.model_weight * (s - t) / (1 - t);
     vg_reason_t all[VG_VERDICT_REASONS_MAX + 1];
@@ -514,7 +519,7 @@ static void s_on_score(vg_actor_t *self, vg_amsg_t **msg_p)
         s_part_done(p);
         return;
     }
-    for (int h = 0; h < S_NHELD; h++) w->held[h] = s_acquire(w->e, h);
+    s_acquire_all(w->e, w->held);
     for (uint32_t k = 0; k < p->n; k++) s_score_one(w, p, k);
     for (int h = 0; h < S_NHELD; h++) s_release(w->e, h, w->held[h]), w->held[h] = NULL;
     vg_store_reader_end(w->reader);
