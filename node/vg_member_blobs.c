@@ -448,44 +448,63 @@ static void s_rules_stats_fn(void *arg, const vg_ruleset_t *rs, uint64_t version
     vg_jw_arr_end(w);
 }
 
-/* rules.rollback: activates version `to`, or the one before the active
- * one (a new commit pointing at an older version). */
-static int s_rollback(vg_member_t *mb, uint32_t to, uint64_t *now, char *err, size_t errlen)
+/* The active version of name and the highest kept one below it (0: none). */
+typedef struct {
+    int kind;
+    const char *name;
+    uint64_t active, prev;
+} s_prevq_t;
+
+static void s_prev_read(const vg_cstate_t *st, void *arg)
 {
-    s_blobq_t q = {.name = S_RULES_NAME, .version = 0};
-    vg_raft_read(mb->raft, s_blobq_read, &q);
-    if (q.rc) {
-        snprintf(err, errlen, "no active rule set to roll back");
-        return VG_ERR_NOT_FOUND;
-    }
-    uint64_t target = to;
-    if (!target) { /* the highest kept version below the active one */
-        for (uint64_t v = q.b.version - 1; v >= 1 && !target; v--) {
-            s_blobq_t p = {.name = S_RULES_NAME, .version = v};
-            vg_raft_read(mb->raft, s_blobq_read, &p);
-            if (!p.rc) target = v;
-        }
-        if (!target) {
-            snprintf(err, errlen, "version %llu is the oldest kept: nothing to roll back to",
-                     (unsigned long long) q.b.version);
-            return VG_ERR_NOT_FOUND;
-        }
-    }
-    s_blobq_t t = {.name = S_RULES_NAME, .version = target};
-    vg_raft_read(mb->raft, s_blobq_read, &t);
-    if (t.rc) {
-        snprintf(err, errlen, "no rule set version %llu", (unsigned long long) target);
+    s_prevq_t *q = arg;
+    vg_cstate_blob_t b;
+    vg_cstate_blob_kind kind = (vg_cstate_blob_kind) q->kind;
+    q->active = vg_cstate_blob_get(st, kind, q->name, 0, &b) == 0 ? b.version : 0;
+    for (size_t k = 0; vg_cstate_blob_version_at(st, kind, q->name, k, &b) == 0; k++)
+        if (b.version < q->active) q->prev = b.version;
+}
+
+/* Leader: makes v (a kept version of `of`; 0 = none) the active one of
+ * name. what names the kind in errors ("rule set", "model"). */
+static int s_activate(vg_member_t *mb, int kind, const char *name, const char *of, uint64_t v,
+                      const char *what, char *err, size_t errlen)
+{
+    s_blobq_t q = {.name = of, .version = v, .kind = kind};
+    if (v) vg_raft_read(mb->raft, s_blobq_read, &q);
+    if (v && q.rc) {
+        snprintf(err, errlen, "no %s version %llu", what, (unsigned long long) v);
         return VG_ERR_NOT_FOUND;
     }
     vg_mpw_t cmd;
     vg_mpw_init(&cmd);
     vg_raft_result_t res;
-    vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_RULESET, S_RULES_NAME, target);
+    vg_cstate_cmd_activate_blob(&cmd, (vg_cstate_blob_kind) kind, name, v);
     int rc = vg__member_propose(mb, &cmd, &res);
     vg_mpw_fini(&cmd);
-    if (rc) snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-    *now = target;
+    if (rc) snprintf(err, errlen, "commit failed: %s", res.msg[0] ? res.msg : vg_strerror(rc));
     return rc;
+}
+
+/* rules.rollback: activates version `to`, or the one before the active
+ * one (a new commit pointing at an older version). */
+static int s_rollback(vg_member_t *mb, uint32_t to, uint64_t *now, char *err, size_t errlen)
+{
+    s_prevq_t q = {.kind = VG_BLOB_RULESET, .name = S_RULES_NAME};
+    vg_raft_read(mb->raft, s_prev_read, &q);
+    if (!q.active) {
+        snprintf(err, errlen, "no active rule set to roll back");
+        return VG_ERR_NOT_FOUND;
+    }
+    uint64_t target = to ? to : q.prev;
+    if (!target) {
+        snprintf(err, errlen, "version %llu is the oldest kept: nothing to roll back to",
+                 (unsigned long long) q.active);
+        return VG_ERR_NOT_FOUND;
+    }
+    *now = target;
+    return s_activate(mb, VG_BLOB_RULESET, S_RULES_NAME, S_RULES_NAME, target, "rule set", err,
+                      errlen);
 }
 
 /* Handles ADMIN rules.list / rules.show / rules.stats / rules.rollback;
@@ -673,40 +692,6 @@ static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w,
     return rc;
 }
 
-/* Leader: activates version v of name (kind 1); v 0 = none (shadow only). */
-static int s_model_activate(vg_member_t *mb, const char *name, uint64_t v, char *err, size_t errlen)
-{
-    if (v) {
-        s_blobq_t q = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
-        vg_raft_read(mb->raft, s_blobq_read, &q);
-        if (q.rc) {
-            snprintf(err, errlen, "no model version %llu", (unsigned long long) v);
-            return VG_ERR_NOT_FOUND;
-        }
-    }
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, name, v);
-    int rc = vg__member_propose(mb, &cmd, &res);
-    vg_mpw_fini(&cmd);
-    if (rc) snprintf(err, errlen, "commit failed: %s", res.msg[0] ? res.msg : vg_strerror(rc));
-    return rc;
-}
-
-/* models.rollback target: v, or the highest kept version below the active. */
-static uint64_t s_model_previous(vg_member_t *mb)
-{
-    s_models_q_t q = {0};
-    vg_raft_read(mb->raft, s_models_read, &q);
-    for (uint64_t v = q.active.version ? q.active.version - 1 : 0; v >= 1; v--) {
-        s_blobq_t b = {.name = S_MODEL_NAME, .version = v, .kind = VG_BLOB_MODEL};
-        vg_raft_read(mb->raft, s_blobq_read, &b);
-        if (!b.rc) return v;
-    }
-    return 0;
-}
-
 static void s_models_list_read(const vg_cstate_t *st, void *arg)
 {
     vg_jw_t *w = arg;
@@ -747,12 +732,16 @@ bool vg__member_admin_models(vg_member_t *mb, const vg_transport_msg_t *msg, vg_
         uint64_t v = arg;
         bool shadow = vg_str_eq_c(cmd, "models.shadow");
         if (vg_raft_is_leader(mb->raft)) {
-            if (vg_str_eq_c(cmd, "models.rollback") && !v) v = s_model_previous(mb);
+            if (vg_str_eq_c(cmd, "models.rollback") && !v) {
+                s_prevq_t pq = {.kind = VG_BLOB_MODEL, .name = S_MODEL_NAME};
+                vg_raft_read(mb->raft, s_prev_read, &pq);
+                v = pq.prev;
+            }
             rc = !v && !shadow ? VG_ERR_NOT_FOUND : 0;
             if (rc) snprintf(err, sizeof err, "no earlier model version to roll back to");
             if (!rc)
-                rc =
-                    s_model_activate(mb, shadow ? S_SHADOW_NAME : S_MODEL_NAME, v, err, sizeof err);
+                rc = s_activate(mb, VG_BLOB_MODEL, shadow ? S_SHADOW_NAME : S_MODEL_NAME,
+                                S_MODEL_NAME, v, "model", err, sizeof err);
         } else {
             snprintf(err, sizeof err, "not the leader: send this to the leader");
         }
