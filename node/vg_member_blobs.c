@@ -261,6 +261,47 @@ void vg__member_blob_get(vg_member_t *mb, const vg_transport_msg_t *msg)
     free(content);
 }
 
+/* Leader: commits version of the stored content (hash, p's size) under
+ * every one of names and, if p asks, activates names[0]; on success opens
+ * the reply object in w with name, version, hash, size and active (the
+ * caller adds its fields and closes it). */
+static int s_commit(vg_member_t *mb, int kind, const char *const *names, size_t n_names,
+                    uint64_t version, const uint8_t *hash, const vg_body_blob_put_t *p, vg_jw_t *w,
+                    char *err, size_t errlen)
+{
+    vg_mpw_t cmd;
+    vg_mpw_init(&cmd);
+    vg_raft_result_t res;
+    int rc = 0;
+    for (size_t i = 0; i < n_names && !rc; i++) {
+        vg_mpw_reset(&cmd);
+        vg_cstate_cmd_put_blob(&cmd, (vg_cstate_blob_kind) kind, names[i], version, hash,
+                               VG_HASH_LEN, p->content.len);
+        rc = vg__member_propose(mb, &cmd, &res);
+    }
+    if (!rc && p->activate) {
+        vg_mpw_reset(&cmd);
+        vg_cstate_cmd_activate_blob(&cmd, (vg_cstate_blob_kind) kind, names[0], version);
+        rc = vg__member_propose(mb, &cmd, &res);
+    }
+    vg_mpw_fini(&cmd);
+    if (rc) {
+        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
+        return rc;
+    }
+    char hex[2 * VG_HASH_LEN + 1];
+    vg_hash_hex(hash, VG_HASH_LEN, hex);
+    vg_jw_obj_begin(w);
+    vg_jw_kcstr(w, "name", names[0]);
+    vg_jw_kint(w, "version", (int64_t) version);
+    vg_jw_kcstr(w, "hash", hex);
+    vg_jw_kint(w, "size", (int64_t) p->content.len);
+    vg_jw_kbool(w, "active", p->activate != 0);
+    vg_info(S_MOD, "%s v%llu committed%s", names[0], (unsigned long long) version,
+            p->activate ? " and activated" : "");
+    return 0;
+}
+
 /* Leader, BLOB_PUT: checks the content (a rule set must compile against the
  * active lists; a list must parse, and the active rule set must still
  * compile with it), stores it, commits the next version and, if asked,
@@ -313,34 +354,11 @@ static int s_put_rules(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w,
     size_t n_rules = rs ? vg_ruleset_count(rs) : 0;
     vg_ruleset_destroy(&rs);
     if (rc) return rc;
-    uint64_t version = q.latest + 1;
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
-    vg_cstate_cmd_put_blob(&cmd, VG_BLOB_RULESET, name, version, hash, VG_HASH_LEN, p->content.len);
-    rc = vg__member_propose(mb, &cmd, &res);
-    vg_mpw_reset(&cmd);
-    if (!rc && p->activate) {
-        vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_RULESET, name, version);
-        rc = vg__member_propose(mb, &cmd, &res);
-    }
-    vg_mpw_fini(&cmd);
-    if (rc) {
-        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-        return rc;
-    }
-    char hex[2 * VG_HASH_LEN + 1];
-    vg_hash_hex(hash, VG_HASH_LEN, hex);
-    vg_jw_obj_begin(w);
-    vg_jw_kcstr(w, "name", name);
-    vg_jw_kint(w, "version", (int64_t) version);
-    vg_jw_kcstr(w, "hash", hex);
-    vg_jw_kint(w, "size", (int64_t) p->content.len);
-    vg_jw_kbool(w, "active", p->activate != 0);
+    const char *names[1] = {name};
+    rc = s_commit(mb, VG_BLOB_RULESET, names, 1, q.latest + 1, hash, p, w, err, errlen);
+    if (rc) return rc;
     if (!is_list) vg_jw_kint(w, "rules", (int64_t) n_rules);
     vg_jw_obj_end(w);
-    vg_info(S_MOD, "%s v%llu committed%s", name, (unsigned long long) version,
-            p->activate ? " and activated" : "");
     return 0;
 }
 
@@ -650,33 +668,9 @@ static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w,
     s_models_q_t q = {0};
     vg_raft_read(mb->raft, s_models_read, &q);
     uint64_t version = q.latest + 1;
-    vg_mpw_t cmd;
-    vg_mpw_init(&cmd);
-    vg_raft_result_t res;
     const char *names[2] = {S_MODEL_NAME, S_SHADOW_NAME};
-    for (int i = 0; i < 2 && !rc; i++) {
-        vg_mpw_reset(&cmd);
-        vg_cstate_cmd_put_blob(&cmd, VG_BLOB_MODEL, names[i], version, hash, VG_HASH_LEN,
-                               p->content.len);
-        rc = vg__member_propose(mb, &cmd, &res);
-    }
-    if (!rc && p->activate) {
-        vg_mpw_reset(&cmd);
-        vg_cstate_cmd_activate_blob(&cmd, VG_BLOB_MODEL, S_MODEL_NAME, version);
-        rc = vg__member_propose(mb, &cmd, &res);
-    }
-    vg_mpw_fini(&cmd);
-    if (rc) {
-        snprintf(err, errlen, "commit failed: %s", vg_strerror(rc));
-    } else {
-        char hex[2 * VG_HASH_LEN + 1];
-        vg_hash_hex(hash, VG_HASH_LEN, hex);
-        vg_jw_obj_begin(w);
-        vg_jw_kcstr(w, "name", S_MODEL_NAME);
-        vg_jw_kint(w, "version", (int64_t) version);
-        vg_jw_kcstr(w, "hash", hex);
-        vg_jw_kint(w, "size", (int64_t) p->content.len);
-        vg_jw_kbool(w, "active", p->activate != 0);
+    if (!rc) rc = s_commit(mb, VG_BLOB_MODEL, names, 2, version, hash, p, w, err, errlen);
+    if (!rc) {
         vg_jw_kint(w, "trees", info->trees);
         vg_jw_kint(w, "sample", info->sample);
         vg_jw_kcstr(w, "created", info->created);
@@ -685,8 +679,6 @@ static int s_put_model(vg_member_t *mb, const vg_body_blob_put_t *p, vg_jw_t *w,
         for (uint32_t i = 0; i < info->n_features; i++) vg_jw_cstr(w, info->features[i]);
         vg_jw_arr_end(w);
         vg_jw_obj_end(w);
-        vg_info(S_MOD, "model v%llu committed%s", (unsigned long long) version,
-                p->activate ? " and activated" : "");
     }
     vg_model_destroy(&m);
     return rc;
