@@ -31,6 +31,19 @@ typedef struct {
     uint32_t n;
 } s_kind_t;
 
+typedef struct {
+    uint8_t *key; /* NUL-terminated copy (keys hold no NUL) */
+    uint32_t key_len;
+    uint32_t len;
+    uint8_t *val;
+} s_kv_t;
+
+typedef struct {
+    s_kv_t *e; /* bytewise key order */
+    uint32_t n, cap;
+    uint64_t gen;
+} s_table_t;
+
 struct vg_cstate {
     uint64_t applied;
     uint64_t map_epoch;
@@ -40,6 +53,7 @@ struct vg_cstate {
     s_member_t *members; /* ascending ids */
     uint32_t n_members;
     s_kind_t kinds[2];
+    s_table_t tables[VG_KV_TABLES];
 };
 
 /* One command being applied. */
@@ -224,6 +238,13 @@ static void s_clear(vg_cstate_t *s)
             vg_free(s->kinds[k].names[i]);
         }
         vg_free(s->kinds[k].names);
+    }
+    for (int t = 0; t < VG_KV_TABLES; t++) {
+        for (uint32_t i = 0; i < s->tables[t].n; i++) {
+            vg_free(s->tables[t].e[i].key);
+            vg_free(s->tables[t].e[i].val);
+        }
+        vg_free(s->tables[t].e);
     }
     memset(s, 0, sizeof *s);
 }
@@ -528,6 +549,121 @@ static int s_activate(s_cmd_t *c)
                   (unsigned long long) version);
 }
 
+/* ---- key-value tables -------------------------------------------------------- */
+
+static int s_kv_cmp(const s_kv_t *e, const uint8_t *key, size_t len)
+{
+    int c = memcmp(e->key, key, VG_MIN(e->key_len, len));
+    return c ? c : (e->key_len > len) - (e->key_len < len);
+}
+
+/* Index of key in t, or -(insertion point) - 1. */
+static long s_kv_find(const s_table_t *t, const uint8_t *key, size_t len)
+{
+    long lo = 0, hi = (long) t->n - 1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        int c = s_kv_cmp(&t->e[mid], key, len);
+        if (c == 0) return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -lo - 1;
+}
+
+static bool s_kv_key_ok(const uint8_t *key, uint32_t len)
+{
+    return len >= 1 && len <= VG_CSTATE_KV_KEY_MAX && !memchr(key, 0, len);
+}
+
+/* Reads [table, key]; 0 and *t or the error code. */
+static int s_rd_kv_head(s_cmd_t *c, s_table_t **t, const uint8_t **key, uint32_t *len)
+{
+    uint32_t table;
+    if (!s_rd_u32(c, "table", &table)) return c->res->code;
+    if (vg_mpr_bin(&c->r, key, len)) return s_bad_code(c, "key");
+    if (table < 1 || table >= VG_KV_TABLES)
+        return s_fail(c, VG_ERR_INVALID, "table %u: unknown", table);
+    if (!s_kv_key_ok(*key, *len))
+        return s_fail(c, VG_ERR_INVALID, "key: 1..%d bytes without NUL", VG_CSTATE_KV_KEY_MAX);
+    *t = &c->s->tables[table];
+    return 0;
+}
+
+static void s_kv_insert(s_table_t *t, long at, const uint8_t *key, uint32_t klen,
+                        const uint8_t *val, uint32_t len)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->e = vg_realloc(t->e, t->cap * sizeof *t->e);
+    }
+    memmove(&t->e[at + 1], &t->e[at], (t->n - (size_t) at) * sizeof *t->e);
+    s_kv_t *e = &t->e[at];
+    e->key = (uint8_t *) vg_strndup((const char *) key, klen);
+    e->key_len = klen;
+    e->val = vg_malloc(len ? len : 1);
+    if (len) memcpy(e->val, val, len);
+    e->len = len;
+    t->n++;
+}
+
+static int s_kv_write(s_cmd_t *c, bool add)
+{
+    s_table_t *t;
+    const uint8_t *key, *val;
+    uint32_t klen, len;
+    int rc = s_rd_kv_head(c, &t, &key, &klen);
+    if (rc) return rc;
+    if (vg_mpr_bin(&c->r, &val, &len)) return s_bad_code(c, "value");
+    if (!s_end(c)) return c->res->code;
+    if (len > VG_CSTATE_KV_VAL_MAX)
+        return s_fail(c, VG_ERR_LIMIT, "value: %u bytes (max %d)", len, VG_CSTATE_KV_VAL_MAX);
+    long i = s_kv_find(t, key, klen);
+    if (i >= 0 && add) return s_fail(c, VG_ERR_EXISTS, "key exists");
+    if (i >= 0) {
+        s_kv_t *e = &t->e[i];
+        e->val = vg_realloc(e->val, len ? len : 1);
+        if (len) memcpy(e->val, val, len);
+        e->len = len;
+    } else {
+        if (t->n >= VG_CSTATE_KV_MAX_ENTRIES)
+            return s_fail(c, VG_ERR_LIMIT, "table full (%d entries)", VG_CSTATE_KV_MAX_ENTRIES);
+        s_kv_insert(t, -i - 1, key, klen, val, len);
+    }
+    t->gen++;
+    return 0;
+}
+
+static int s_kv_put(s_cmd_t *c)
+{
+    return s_kv_write(c, false);
+}
+
+static int s_kv_add(s_cmd_t *c)
+{
+    return s_kv_write(c, true);
+}
+
+static int s_kv_del(s_cmd_t *c)
+{
+    s_table_t *t;
+    const uint8_t *key;
+    uint32_t klen;
+    int rc = s_rd_kv_head(c, &t, &key, &klen);
+    if (rc) return rc;
+    if (!s_end(c)) return c->res->code;
+    long i = s_kv_find(t, key, klen);
+    if (i < 0) return s_fail(c, VG_ERR_NOT_FOUND, "no such key");
+    vg_free(t->e[i].key);
+    vg_free(t->e[i].val);
+    memmove(&t->e[i], &t->e[i + 1], (t->n - (size_t) i - 1) * sizeof *t->e);
+    t->n--;
+    t->gen++;
+    return 0;
+}
+
 /* ---- apply ------------------------------------------------------------------ */
 
 typedef struct {
@@ -547,6 +683,9 @@ static const s_cmd_def_t s_cmds[] = {
     [VG_CSTATE_ACTIVATE_RULESET] = {"ACTIVATE_RULESET", 2, s_activate},
     [VG_CSTATE_PUT_MODEL_VERSION] = {"PUT_MODEL_VERSION", 4, s_put_version},
     [VG_CSTATE_ACTIVATE_MODEL] = {"ACTIVATE_MODEL", 2, s_activate},
+    [VG_CSTATE_KV_PUT] = {"KV_PUT", 3, s_kv_put},
+    [VG_CSTATE_KV_DEL] = {"KV_DEL", 2, s_kv_del},
+    [VG_CSTATE_KV_ADD] = {"KV_ADD", 3, s_kv_add},
 };
 
 static const s_cmd_def_t *s_cmd_def(uint64_t type)
@@ -630,7 +769,7 @@ static void s_enc_kind(vg_mpw_t *w, const s_kind_t *k)
 
 int vg_cstate_snapshot_encode(const vg_cstate_t *s, vg_mpw_t *w)
 {
-    vg_mpw_array(w, 9);
+    vg_mpw_array(w, 10);
     vg_mpw_str(w, "VGCS", 4);
     vg_mpw_uint(w, VG_CSTATE_SNAP_VERSION);
     vg_mpw_uint(w, s->applied);
@@ -651,6 +790,22 @@ int vg_cstate_snapshot_encode(const vg_cstate_t *s, vg_mpw_t *w)
     }
     s_enc_kind(w, &s->kinds[0]);
     s_enc_kind(w, &s->kinds[1]);
+    uint32_t n_tables = 0;
+    for (int t = 1; t < VG_KV_TABLES; t++) n_tables += s->tables[t].gen > 0;
+    vg_mpw_array(w, n_tables);
+    for (int t = 1; t < VG_KV_TABLES; t++) {
+        const s_table_t *tb = &s->tables[t];
+        if (!tb->gen) continue;
+        vg_mpw_array(w, 3);
+        vg_mpw_uint(w, (uint64_t) t);
+        vg_mpw_uint(w, tb->gen);
+        vg_mpw_array(w, tb->n);
+        for (uint32_t i = 0; i < tb->n; i++) {
+            vg_mpw_array(w, 2);
+            vg_mpw_bin(w, tb->e[i].key, tb->e[i].key_len);
+            vg_mpw_bin(w, tb->e[i].val, tb->e[i].len);
+        }
+    }
     return w->err;
 }
 
@@ -813,19 +968,66 @@ static int s_dec_kind(s_cmd_t *c, s_kind_t *k)
     return 0;
 }
 
-static int s_dec_header(s_cmd_t *c)
+static int s_dec_table(s_cmd_t *c, uint32_t *prev)
+{
+    uint32_t n, table, count;
+    uint64_t gen;
+    if (vg_mpr_array(&c->r, &n)) return s_bad_code(c, "kv");
+    if (n != 3) return s_fail(c, VG_ERR_PARSE, "kv: each table is [table, gen, entries]");
+    if (!s_rd_u32(c, "kv.table", &table) || !s_rd_u64(c, "kv.gen", &gen)) return c->res->code;
+    if (table <= *prev || table >= VG_KV_TABLES || gen == 0)
+        return s_fail(c, VG_ERR_INVALID, "kv: bad table %u", table);
+    *prev = table;
+    if (vg_mpr_array(&c->r, &count)) return s_bad_code(c, "kv.entries");
+    if (count > VG_CSTATE_KV_MAX_ENTRIES || count > vg_mpr_remaining(&c->r))
+        return s_fail(c, VG_ERR_INVALID, "kv: too many entries (%u)", count);
+    s_table_t *t = &c->s->tables[table];
+    t->gen = gen;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *key, *val;
+        uint32_t klen, len;
+        if (vg_mpr_array(&c->r, &n)) return s_bad_code(c, "kv.entry");
+        if (n != 2) return s_fail(c, VG_ERR_PARSE, "kv: each entry is [key, value]");
+        if (vg_mpr_bin(&c->r, &key, &klen)) return s_bad_code(c, "kv.key");
+        if (vg_mpr_bin(&c->r, &val, &len)) return s_bad_code(c, "kv.value");
+        if (!s_kv_key_ok(key, klen) || len > VG_CSTATE_KV_VAL_MAX ||
+            (t->n && s_kv_cmp(&t->e[t->n - 1], key, klen) >= 0))
+            return s_fail(c, VG_ERR_INVALID, "kv: table %u entry %u invalid or out of order", table,
+                          i);
+        s_kv_insert(t, t->n, key, klen, val, len);
+    }
+    return 0;
+}
+
+static int s_dec_tables(s_cmd_t *c)
+{
+    uint32_t n, prev = 0;
+    if (vg_mpr_array(&c->r, &n)) return s_bad_code(c, "kv");
+    if (n >= VG_KV_TABLES) return s_fail(c, VG_ERR_INVALID, "kv: %u tables", n);
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = s_dec_table(c, &prev);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int s_dec_header(s_cmd_t *c, uint64_t *version)
 {
     uint32_t n;
     vg_str_t magic;
-    uint64_t version;
     if (vg_mpr_array(&c->r, &n)) return s_bad_code(c, "snapshot");
-    if (n != 9) return s_fail(c, VG_ERR_PARSE, "snapshot: 9 fields expected, got %u", n);
+    if (n != 9 && n != 10)
+        return s_fail(c, VG_ERR_PARSE, "snapshot: 9 or 10 fields expected, got %u", n);
     if (!s_rd_str(c, "magic", &magic)) return c->res->code;
     if (!vg_str_eq_c(magic, "VGCS"))
         return s_fail(c, VG_ERR_PARSE, "magic: not a cluster state snapshot");
-    if (!s_rd_u64(c, "version", &version)) return c->res->code;
-    if (version != VG_CSTATE_SNAP_VERSION)
-        return s_fail(c, VG_ERR_UNSUPPORTED, "snapshot version %llu", (unsigned long long) version);
+    if (!s_rd_u64(c, "version", version)) return c->res->code;
+    if (*version != 1 && *version != VG_CSTATE_SNAP_VERSION)
+        return s_fail(c, VG_ERR_UNSUPPORTED, "snapshot version %llu",
+                      (unsigned long long) *version);
+    if (n != (*version == 1 ? 9u : 10u))
+        return s_fail(c, VG_ERR_PARSE, "snapshot version %llu: %u fields",
+                      (unsigned long long) *version, n);
     if (!s_rd_u64(c, "applied", &c->s->applied) || !s_rd_u64(c, "map_epoch", &c->s->map_epoch))
         return c->res->code;
     return 0;
@@ -833,12 +1035,14 @@ static int s_dec_header(s_cmd_t *c)
 
 static int s_decode(s_cmd_t *c)
 {
-    int rc = s_dec_header(c);
+    uint64_t version;
+    int rc = s_dec_header(c, &version);
     if (rc) return rc;
     vg_mpr_t shards_at = c->r; /* owners/epochs need the members: skip, come back */
     if (vg_mpr_skip(&c->r) || vg_mpr_skip(&c->r)) return s_bad_code(c, "shards");
     if ((rc = s_dec_members(c)) || (rc = s_dec_shards(c, &shards_at))) return rc;
     if ((rc = s_dec_kind(c, &c->s->kinds[0])) || (rc = s_dec_kind(c, &c->s->kinds[1]))) return rc;
+    if (version >= 2 && (rc = s_dec_tables(c))) return rc;
     return s_end(c) ? 0 : c->res->code;
 }
 
@@ -932,6 +1136,46 @@ uint32_t vg_cstate_shard_count(const vg_cstate_t *s, uint32_t node)
 {
     const s_member_t *m = s_member(s, node);
     return m ? m->n_shards : 0;
+}
+
+static const s_table_t *s_table(const vg_cstate_t *s, int table)
+{
+    return table >= 1 && table < VG_KV_TABLES ? &s->tables[table] : NULL;
+}
+
+int vg_cstate_kv_get(const vg_cstate_t *s, int table, const void *key, size_t key_len,
+                     const uint8_t **val, size_t *len)
+{
+    const s_table_t *t = s_table(s, table);
+    long i = t && key ? s_kv_find(t, key, key_len) : -1;
+    if (i < 0) return VG_ERR_NOT_FOUND;
+    if (val) *val = t->e[i].val;
+    if (len) *len = t->e[i].len;
+    return 0;
+}
+
+size_t vg_cstate_kv_count(const vg_cstate_t *s, int table)
+{
+    const s_table_t *t = s_table(s, table);
+    return t ? t->n : 0;
+}
+
+int vg_cstate_kv_at(const vg_cstate_t *s, int table, size_t i, const char **key, size_t *key_len,
+                    const uint8_t **val, size_t *len)
+{
+    const s_table_t *t = s_table(s, table);
+    if (!t || i >= t->n) return VG_ERR_NOT_FOUND;
+    if (key) *key = (const char *) t->e[i].key;
+    if (key_len) *key_len = t->e[i].key_len;
+    if (val) *val = t->e[i].val;
+    if (len) *len = t->e[i].len;
+    return 0;
+}
+
+uint64_t vg_cstate_kv_gen(const vg_cstate_t *s, int table)
+{
+    const s_table_t *t = s_table(s, table);
+    return t ? t->gen : 0;
 }
 
 size_t vg_cstate_blob_name_count(const vg_cstate_t *s, vg_cstate_blob_kind kind)
@@ -1080,6 +1324,30 @@ int vg_cstate_cmd_activate_blob(vg_mpw_t *w, vg_cstate_blob_kind kind, const cha
     s_cmd_head(w, kind == VG_BLOB_MODEL ? VG_CSTATE_ACTIVATE_MODEL : VG_CSTATE_ACTIVATE_RULESET);
     s_cstr(w, name);
     vg_mpw_uint(w, version);
+    return w->err;
+}
+
+int vg_cstate_cmd_kv_put(vg_mpw_t *w, int table, const void *key, size_t key_len, const void *val,
+                         size_t len)
+{
+    return vg_cstate_cmd_kv_write(w, false, table, key, key_len, val, len);
+}
+
+int vg_cstate_cmd_kv_write(vg_mpw_t *w, bool add, int table, const void *key, size_t key_len,
+                           const void *val, size_t len)
+{
+    s_cmd_head(w, add ? VG_CSTATE_KV_ADD : VG_CSTATE_KV_PUT);
+    vg_mpw_uint(w, (uint64_t) table);
+    vg_mpw_bin(w, key, (uint32_t) VG_MIN(key_len, UINT32_MAX));
+    vg_mpw_bin(w, val ? val : "", (uint32_t) VG_MIN(len, UINT32_MAX));
+    return w->err;
+}
+
+int vg_cstate_cmd_kv_del(vg_mpw_t *w, int table, const void *key, size_t key_len)
+{
+    s_cmd_head(w, VG_CSTATE_KV_DEL);
+    vg_mpw_uint(w, (uint64_t) table);
+    vg_mpw_bin(w, key, (uint32_t) VG_MIN(key_len, UINT32_MAX));
     return w->err;
 }
 

@@ -20,7 +20,10 @@
 #define VG_CSTATE_MAX_NAMES      256  /* rule sets (or models) */
 #define VG_CSTATE_MAX_VERSIONS   64 /* kept per name; adding one more prunes the oldest inactive */
 #define VG_CSTATE_CMD_VERSION    1  /* first element of every command */
-#define VG_CSTATE_SNAP_VERSION   1  /* second element of every snapshot */
+#define VG_CSTATE_SNAP_VERSION   2  /* second element of every snapshot (1 still decodes) */
+#define VG_CSTATE_KV_KEY_MAX     128   /* bytes of a key-value table key */
+#define VG_CSTATE_KV_VAL_MAX     8192  /* bytes of a value */
+#define VG_CSTATE_KV_MAX_ENTRIES 200000 /* per table */
 
 /* Command format (msgpack, canonical shortest encoding, nothing after it):
  *
@@ -39,6 +42,9 @@
  *   8 ACTIVATE_RULESET      name, version (0 = none active)
  *   9 PUT_MODEL_VERSION     name, version, hash, size
  *  10 ACTIVATE_MODEL        name, version (0 = none active)
+ *  11 KV_PUT                table, key, value (bin): insert or replace
+ *  12 KV_DEL                table, key (NOT_FOUND when absent)
+ *  13 KV_ADD                table, key, value: insert only (EXISTS when present)
  *
  * A command is validated completely before anything changes: a rejected
  * command leaves the state untouched (on every node alike). */
@@ -53,7 +59,21 @@ typedef enum {
     VG_CSTATE_ACTIVATE_RULESET = 8,
     VG_CSTATE_PUT_MODEL_VERSION = 9,
     VG_CSTATE_ACTIVATE_MODEL = 10,
+    VG_CSTATE_KV_PUT = 11,
+    VG_CSTATE_KV_DEL = 12,
+    VG_CSTATE_KV_ADD = 13,
 } vg_cstate_cmd;
+
+/* The replicated key-value tables: small, rarely written records that
+ * every node and gateway must see alike (the values' format belongs to
+ * the table's owner module). Keys: 1..VG_CSTATE_KV_KEY_MAX bytes, no NUL. */
+typedef enum {
+    VG_KV_USERS = 1,    /* user name -> gateway/vg_auth user record */
+    VG_KV_APIKEYS = 2,  /* key id -> API key record (hash, role, revoked) */
+    VG_KV_LABELS = 3,   /* anomaly id -> analyst label record */
+    VG_KV_SETTINGS = 4, /* setting name -> value (e.g. the JWT secret) */
+    VG_KV_TABLES = 5    /* tables are 1 .. VG_KV_TABLES - 1 */
+} vg_cstate_table;
 
 typedef enum {
     VG_MEMBER_JOINING = 1, /* added; receives shards through hand-off */
@@ -130,8 +150,10 @@ bool vg_cstate_equal(const vg_cstate_t *a, const vg_cstate_t *b);
 /* ---- snapshot ----------------------------------------------------------
  * [ "VGCS", version=1, applied u64, map_epoch u64, [owner u32...],
  *   [epoch u64...], [[id, data_addr, raft_addr, state, voter]...] by id,
- *   rulesets, models ]   with rulesets/models = [[name, active_version,
- *   [[version, hash bin, size]...] ascending]...] by name (bytewise).
+ *   rulesets, models, kv ]   with rulesets/models = [[name, active_version,
+ *   [[version, hash bin, size]...] ascending]...] by name (bytewise), and
+ *   kv = [[table, gen, [[key, value bin]...] by key]...] by table, only
+ *   tables ever written (version 1 snapshots end before kv).
  * The two shard arrays have n_shards items each (0 before INIT_MAP). */
 
 /* Appends the snapshot to w; returns w->err. Byte-identical for equal states. */
@@ -168,6 +190,16 @@ int vg_cstate_blob_get(const vg_cstate_t *s, vg_cstate_blob_kind kind, const cha
 /* Version i (0 = the oldest kept) of name; NOT_FOUND past the last. */
 int vg_cstate_blob_version_at(const vg_cstate_t *s, vg_cstate_blob_kind kind, const char *name,
                               size_t i, vg_cstate_blob_t *out);
+/* Key-value tables (see vg_cstate_table). Values are borrowed like
+ * member strings. get: 0 or NOT_FOUND. gen counts the table's changes
+ * (replicated: equal on every node), so a reader can tell when to reload. */
+int vg_cstate_kv_get(const vg_cstate_t *s, int table, const void *key, size_t key_len,
+                     const uint8_t **val, size_t *len);
+size_t vg_cstate_kv_count(const vg_cstate_t *s, int table);
+int vg_cstate_kv_at(const vg_cstate_t *s, int table, size_t i, const char **key, size_t *key_len,
+                    const uint8_t **val, size_t *len);
+uint64_t vg_cstate_kv_gen(const vg_cstate_t *s, int table);
+
 const char *vg_cstate_member_state_name(int state); /* "active"...; "?" if unknown */
 const char *vg_cstate_cmd_name(int type);           /* "ASSIGN_SHARDS"...; "?" if unknown */
 
@@ -188,6 +220,12 @@ int vg_cstate_cmd_put_blob(vg_mpw_t *w, vg_cstate_blob_kind kind, const char *na
                            uint64_t version, const void *hash, size_t hash_len, uint64_t size);
 int vg_cstate_cmd_activate_blob(vg_mpw_t *w, vg_cstate_blob_kind kind, const char *name,
                                 uint64_t version);
+int vg_cstate_cmd_kv_put(vg_mpw_t *w, int table, const void *key, size_t key_len, const void *val,
+                         size_t len);
+/* KV_ADD when add, else KV_PUT. */
+int vg_cstate_cmd_kv_write(vg_mpw_t *w, bool add, int table, const void *key, size_t key_len,
+                           const void *val, size_t len);
+int vg_cstate_cmd_kv_del(vg_mpw_t *w, int table, const void *key, size_t key_len);
 
 /* ---- planning (pure; run by the leader, committed as ASSIGN_SHARDS) ----
  * Each returns 0 and fills plan (maybe with no move), or INVALID /

@@ -354,9 +354,15 @@ static int s_admin_request(vg_ctl_t *ctl, const vg_msg_t *req, int reply_timeout
 int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_timeout_ms,
                  vg_ctl_result_t *res)
 {
-    VG_ASSERT(ctl && command && res);
+    return vg_ctl_admin_arg(ctl, command, node, NULL, 0, reply_timeout_ms, res);
+}
+
+int vg_ctl_admin_arg(vg_ctl_t *ctl, const char *command, uint32_t node, const char *arg,
+                     size_t arg_len, int reply_timeout_ms, vg_ctl_result_t *res)
+{
+    VG_ASSERT(ctl && command && res && arg_len <= UINT32_MAX);
     vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
-    m.body.admin = (vg_body_admin_t){vg_str_c(command), node};
+    m.body.admin = (vg_body_admin_t){vg_str_c(command), node, {arg ? arg : "", (uint32_t) arg_len}};
     return s_admin_request(ctl, &m, reply_timeout_ms, res);
 }
 

@@ -113,6 +113,10 @@ void vg_ctl_destroy(vg_ctl_t **ctl_p);
 int vg_ctl_admin(vg_ctl_t *ctl, const char *command, uint32_t node, int reply_timeout_ms,
                  vg_ctl_result_t *res);
 
+/* The same with the command's arguments (a JSON object: kv.* commands). */
+int vg_ctl_admin_arg(vg_ctl_t *ctl, const char *command, uint32_t node, const char *arg,
+                     size_t arg_len, int reply_timeout_ms, vg_ctl_result_t *res);
+
 /* BLOB_PUT(kind, name, content, activate) to the leader (same routing and
  * results as vg_ctl_admin; the answer is the ADMIN_REPLY JSON: name,
  * version, hash, size, active, rules). kind: 0 rule set or list. */

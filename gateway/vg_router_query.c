@@ -275,7 +275,7 @@ int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w)
 {
     VG_ASSERT(r && w);
     vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
-    m.body.admin = (vg_body_admin_t){VG_STR_LIT("rules.stats"), 0};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("rules.stats"), 0, {"", 0}};
     s_ask_t *asks;
     size_t n_asks;
     int rc = s_ask_all(r, &m, VG_MSG_ADMIN_REPLY, &asks, &n_asks);
@@ -348,7 +348,7 @@ int vg_router_models_stats(vg_router_t *r, vg_jw_t *w)
 {
     VG_ASSERT(r && w);
     vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
-    m.body.admin = (vg_body_admin_t){VG_STR_LIT("models.stats"), 0};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("models.stats"), 0, {"", 0}};
     s_ask_t *asks;
     size_t n_asks;
     int rc = s_ask_all(r, &m, VG_MSG_ADMIN_REPLY, &asks, &n_asks);

@@ -822,7 +822,8 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
             }
         }
     } else if (vg__member_admin_rules(mb, msg, cmd, node, &w) ||
-               vg__member_admin_models(mb, msg, cmd, node, &w)) {
+               vg__member_admin_models(mb, msg, cmd, node, &w) ||
+               vg__member_admin_kv(mb, msg, cmd, req.body.admin.arg, &w)) {
         /* answered */
     } else if (vg_str_eq_c(cmd, "metrics")) {
         s_metrics_json(mb, &w);
@@ -832,7 +833,8 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
             mb, msg, VG_ERR_INVALID,
             "unknown command (status, nodes, metrics, drain, remove, rules.list, "
             "rules.show, rules.stats, rules.rollback, models.list, models.stats, "
-            "models.activate, models.rollback, models.shadow)");
+            "models.activate, models.rollback, models.shadow, kv.get, kv.list, kv.gens, "
+            "kv.put, kv.add, kv.del)");
     }
     vg_jw_fini(&w);
 }

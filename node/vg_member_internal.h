@@ -77,6 +77,14 @@ void vg__member_admin_reply(vg_member_t *mb, const vg_transport_msg_t *req, int 
 void vg__member_admin_error(vg_member_t *mb, const vg_transport_msg_t *req, int code,
                             const char *text);
 
+/* ---- vg_member_kv.c --------------------------------------------------------- */
+
+/* Handles ADMIN kv.get / kv.list / kv.gens (any member) and kv.put /
+ * kv.add / kv.del (leader); arg is the command's JSON object. False when
+ * cmd is none of them. */
+bool vg__member_admin_kv(vg_member_t *mb, const vg_transport_msg_t *msg, vg_str_t cmd,
+                         vg_str_t arg, vg_jw_t *w);
+
 /* ---- vg_member_blobs.c ------------------------------------------------------ */
 
 /* The sync thread: keeps the engine on the committed rule set and models. */

@@ -43,9 +43,10 @@
     F(U32, n_shards, "shard count S")                                \
     F(BIN, owners, "S x 12 bytes: owner u32 BE, shard epoch u64 BE") \
     F(BIN, members, "msgpack array of [id, state, data_addr] of every member")
-#define VG_BODY_ADMIN(F)                               \
-    F(STR, command, "status | nodes | drain | remove") \
-    F(U32, node, "the node a drain/remove is about, 0 otherwise")
+#define VG_BODY_ADMIN(F)                                                   \
+    F(STR, command, "status | nodes | drain | remove | kv.* | ...")        \
+    F(U32, node, "the node a drain/remove is about, 0 otherwise")          \
+    F(BIN, arg, "the command's arguments: a JSON object (kv.*), or empty")
 #define VG_BODY_ADMIN_REPLY(F)       \
     F(I32, code, "0, or the vg_err") \
     F(STR, json, "the result (or error) as JSON text")

@@ -614,7 +614,103 @@ static vg_cstate_t *rich_state(void)
     expect_ok(s);
     vg_cstate_cmd_activate_blob(cmd(), VG_BLOB_MODEL, "iforest", 6);
     expect_ok(s);
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_USERS, "bob", 3, "\x01\x02", 2);
+    expect_ok(s);
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_USERS, "alice", 5, "", 0);
+    expect_ok(s);
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_SETTINGS, "jwt_secret", 10, "0123456789abcdef", 16);
+    expect_ok(s);
     return s;
+}
+
+static void test_kv(void **state)
+{
+    (void) state;
+    vg_cstate_t *s = vg_cstate_new();
+    const uint8_t *v;
+    size_t len, klen;
+    const char *key;
+    assert_int_equal(vg_cstate_kv_gen(s, VG_KV_USERS), 0);
+    assert_int_equal(vg_cstate_kv_get(s, VG_KV_USERS, "a", 1, &v, &len), VG_ERR_NOT_FOUND);
+    const char *keys[] = {"m", "b", "zz", "a", "bb"};
+    for (int i = 0; i < 5; i++) {
+        vg_cstate_cmd_kv_put(cmd(), VG_KV_LABELS, keys[i], strlen(keys[i]), keys[i], 1);
+        expect_ok(s);
+    }
+    assert_int_equal(vg_cstate_kv_count(s, VG_KV_LABELS), 5);
+    assert_int_equal(vg_cstate_kv_gen(s, VG_KV_LABELS), 5);
+    const char *sorted[] = {"a", "b", "bb", "m", "zz"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(vg_cstate_kv_at(s, VG_KV_LABELS, i, &key, &klen, &v, &len), 0);
+        assert_int_equal(klen, strlen(sorted[i]));
+        assert_memory_equal(key, sorted[i], klen);
+        assert_int_equal(key[klen], 0); /* NUL-terminated */
+    }
+    assert_int_equal(vg_cstate_kv_at(s, VG_KV_LABELS, 5, &key, &klen, &v, &len), VG_ERR_NOT_FOUND);
+    /* replace */
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_LABELS, "bb", 2, "new value", 9);
+    expect_ok(s);
+    assert_int_equal(vg_cstate_kv_get(s, VG_KV_LABELS, "bb", 2, &v, &len), 0);
+    assert_int_equal(len, 9);
+    assert_memory_equal(v, "new value", 9);
+    assert_int_equal(vg_cstate_kv_count(s, VG_KV_LABELS), 5);
+    /* add: insert only */
+    vg_cstate_cmd_kv_write(cmd(), true, VG_KV_LABELS, "bb", 2, "x", 1);
+    expect_err(s, VG_ERR_EXISTS, "KV_ADD: key exists");
+    vg_cstate_cmd_kv_write(cmd(), true, VG_KV_LABELS, "c", 1, "x", 1);
+    expect_ok(s);
+    vg_cstate_cmd_kv_del(cmd(), VG_KV_LABELS, "c", 1);
+    expect_ok(s);
+    /* delete */
+    vg_cstate_cmd_kv_del(cmd(), VG_KV_LABELS, "b", 1);
+    expect_ok(s);
+    assert_int_equal(vg_cstate_kv_get(s, VG_KV_LABELS, "b", 1, &v, &len), VG_ERR_NOT_FOUND);
+    assert_int_equal(vg_cstate_kv_get(s, VG_KV_LABELS, "bb", 2, &v, &len), 0);
+    assert_int_equal(vg_cstate_kv_gen(s, VG_KV_LABELS), 9);
+    /* refusals leave the state alone */
+    vg_cstate_cmd_kv_del(cmd(), VG_KV_LABELS, "b", 1);
+    expect_err(s, VG_ERR_NOT_FOUND, "KV_DEL: no such key");
+    vg_cstate_cmd_kv_put(cmd(), 9, "k", 1, "v", 1);
+    expect_err(s, VG_ERR_INVALID, "table 9: unknown");
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_USERS, "", 0, "v", 1);
+    expect_err(s, VG_ERR_INVALID, "key: 1..128 bytes");
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_USERS, "a\0b", 3, "v", 1);
+    expect_err(s, VG_ERR_INVALID, "without NUL");
+    static char big[VG_CSTATE_KV_VAL_MAX + 1];
+    vg_cstate_cmd_kv_put(cmd(), VG_KV_USERS, "k", 1, big, sizeof big);
+    expect_err(s, VG_ERR_LIMIT, "value: 8193 bytes");
+    /* snapshot round trip keeps entries and generations */
+    vg_mpw_t a;
+    vg_mpw_init(&a);
+    vg_cstate_snapshot_encode(s, &a);
+    vg_cstate_t *t = vg_cstate_new();
+    assert_int_equal(vg_cstate_snapshot_decode(t, a.buf, a.len, NULL), 0);
+    assert_true(vg_cstate_equal(s, t));
+    assert_int_equal(vg_cstate_kv_gen(t, VG_KV_LABELS), 9);
+    assert_int_equal(vg_cstate_kv_get(t, VG_KV_LABELS, "bb", 2, &v, &len), 0);
+    assert_memory_equal(v, "new value", 9);
+    vg_mpw_fini(&a);
+    vg_cstate_destroy(&t);
+    vg_cstate_destroy(&s);
+}
+
+/* A version 1 snapshot (no key-value tables) still decodes. */
+static void test_snapshot_v1(void **state)
+{
+    (void) state;
+    vg_mpw_t *w = cmd();
+    vg_mpw_array(w, 9);
+    vg_mpw_str(w, "VGCS", 4);
+    vg_mpw_uint(w, 1);
+    vg_mpw_uint(w, 7);
+    vg_mpw_uint(w, 0);
+    for (int i = 0; i < 5; i++) vg_mpw_array(w, 0);
+    vg_cstate_t *s = vg_cstate_new();
+    vg_cstate_result_t res;
+    assert_int_equal(vg_cstate_snapshot_decode(s, g_w.buf, g_w.len, &res), 0);
+    assert_int_equal(vg_cstate_applied(s), 7);
+    assert_int_equal(vg_cstate_kv_count(s, VG_KV_USERS), 0);
+    vg_cstate_destroy(&s);
 }
 
 static void test_snapshot_round_trip(void **state)
@@ -876,7 +972,8 @@ int main(void)
         cmocka_unit_test(test_malformed),        cmocka_unit_test(test_plan_join),
         cmocka_unit_test(test_plan_drain_down),  cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_snapshot_rejects), cmocka_unit_test(test_fuzz_commands),
-        cmocka_unit_test(test_fuzz_snapshot),
+        cmocka_unit_test(test_fuzz_snapshot),    cmocka_unit_test(test_kv),
+        cmocka_unit_test(test_snapshot_v1),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vg_mpw_fini(&g_w);

@@ -363,7 +363,7 @@ static void test_join_and_drain_under_load(void **state)
     json_decref(js);
     assert_true(victim > 0);
     vg_msg_t m = {.env = {.version = VG_PROTO_VERSION, .type = VG_MSG_ADMIN}};
-    m.body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), (uint32_t) victim};
+    m.body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), (uint32_t) victim, {"", 0}};
     vg_mpw_t body;
     vg_mpw_init(&body);
     vg_msg_body_encode(&m, &body);

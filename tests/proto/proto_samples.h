@@ -124,7 +124,7 @@ static inline bool sample_msg(int i, vg_msg_t *m, vg_tx_t *txs, vg_verdict_t *vs
         return true;
     case 10:
         m->env = sample_env(VG_MSG_ADMIN, 7);
-        m->body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), 2};
+        m->body.admin = (vg_body_admin_t){VG_STR_LIT("drain"), 2, {"", 0}};
         return true;
     case 11:
         m->env = sample_env(VG_MSG_ADMIN_REPLY, 7);
