@@ -1,8 +1,9 @@
 /* vg_pg.c: the PostgreSQL anomaly store (the only file that includes
  * libpq-fe.h): connection pool with reconnect backoff, migrations under an
- * advisory lock, daily partitions, COPY BINARY + INSERT ... ON CONFLICT
- * batches, and keyset queries that walk an index exactly as the LMDB store
- * walks its B-tree (docs/POSTGRES.md). */
+ * advisory lock, daily partitions, batches COPYed (BINARY) straight into
+ * the table -- or, when a row is stored already, through a staging table
+ * and INSERT ... ON CONFLICT DO NOTHING -- and keyset queries that walk an
+ * index exactly as the LMDB store walks its B-tree (docs/POSTGRES.md). */
 #include "vg_pg.h"
 
 #include "vg_err.h"
@@ -36,35 +37,48 @@
 #define S_LOCK_MIGRATE   7451580101LL /* pg_advisory_lock keys ("vigl" + n) */
 #define S_LOCK_PARTS     7451580102LL
 #define S_MAX_PARAMS     11
-#define S_COPY_CHUNK     ((size_t) 1 << 20) /* bytes per PQputCopyData */
+#define S_COPY_CHUNK     ((size_t) 1 << 17) /* COPY bytes encoded per PQputCopyData */
+#define S_MINUTE_COLS    9 /* anomaly_minutes: minute, total, 4 severities, 3 decisions */
 
 /* Type OIDs of the parameters we send (pg_type.dat). */
-enum { S_BYTEA = 17, S_INT8 = 20, S_INT4 = 23, S_TEXT = 25, S_TSTZ = 1184 };
+enum { S_BYTEA = 17, S_INT8 = 20, S_INT4 = 23, S_TEXT = 25, S_INT8_ARRAY = 1016, S_TSTZ = 1184 };
 
 /* ---- SQL ------------------------------------------------------------------
  * Every statement is prepared on each connection (names "vg_*"); values go
  * as binary parameters, never into the text. Partition DDL is built from
  * day numbers only. */
 
-#define S_SQL_INSERT                                                                            \
-    "WITH ins AS (INSERT INTO anomalies (" VG__PG_STAGING_COLS ") SELECT " VG__PG_STAGING_COLS  \
-    " FROM vg_staging ON CONFLICT (ts, anomaly_id) DO NOTHING RETURNING ts, severity, "         \
-    "decision), "                                                                               \
-    "m AS (SELECT div((extract(epoch FROM ts) * 1000)::bigint, 60000) AS minute, severity, "    \
-    "decision FROM ins), "                                                                      \
-    "up AS (INSERT INTO anomaly_minutes AS c SELECT minute, count(*), "                         \
-    "count(*) FILTER (WHERE severity = 0), count(*) FILTER (WHERE severity = 1), "              \
-    "count(*) FILTER (WHERE severity = 2), count(*) FILTER (WHERE severity = 3), "              \
-    "count(*) FILTER (WHERE decision = 0), count(*) FILTER (WHERE decision = 1), "              \
-    "count(*) FILTER (WHERE decision = 2) FROM m GROUP BY minute ORDER BY minute "              \
+/* Adds a batch's per-minute counters (rows "excluded") to anomaly_minutes. */
+#define S_SQL_MINUTES_ADD                                                                       \
     "ON CONFLICT (minute) DO UPDATE SET total = c.total + excluded.total, "                     \
     "sev_low = c.sev_low + excluded.sev_low, sev_medium = c.sev_medium + excluded.sev_medium, " \
     "sev_high = c.sev_high + excluded.sev_high, "                                               \
     "sev_critical = c.sev_critical + excluded.sev_critical, "                                   \
     "dec_allow = c.dec_allow + excluded.dec_allow, "                                            \
     "dec_review = c.dec_review + excluded.dec_review, "                                         \
-    "dec_block = c.dec_block + excluded.dec_block) "                                            \
-    "SELECT count(*) FROM ins"
+    "dec_block = c.dec_block + excluded.dec_block"
+
+/* The fallback: the staged rows not stored yet, and the counters of those. */
+#define S_SQL_INSERT                                                                           \
+    "WITH ins AS (INSERT INTO anomalies (" VG__PG_STAGING_COLS ") SELECT " VG__PG_STAGING_COLS \
+    " FROM vg_staging ON CONFLICT (ts, anomaly_id) DO NOTHING RETURNING ts, severity, "        \
+    "decision), "                                                                              \
+    "m AS (SELECT div((extract(epoch FROM ts) * 1000)::bigint, 60000) AS minute, severity, "   \
+    "decision FROM ins), "                                                                     \
+    "up AS (INSERT INTO anomaly_minutes AS c SELECT minute, count(*), "                        \
+    "count(*) FILTER (WHERE severity = 0), count(*) FILTER (WHERE severity = 1), "             \
+    "count(*) FILTER (WHERE severity = 2), count(*) FILTER (WHERE severity = 3), "             \
+    "count(*) FILTER (WHERE decision = 0), count(*) FILTER (WHERE decision = 1), "             \
+    "count(*) FILTER (WHERE decision = 2) FROM m GROUP BY minute ORDER BY "                    \
+    "minute " S_SQL_MINUTES_ADD ") SELECT count(*) FROM ins"
+
+/* The fast path's counters, computed by the client (every row of the
+ * batch is new): one int8[] per column, minutes ascending. */
+#define S_SQL_MINUTES                                                                      \
+    "INSERT INTO anomaly_minutes AS c (minute, total, sev_low, sev_medium, sev_high, "     \
+    "sev_critical, dec_allow, dec_review, dec_block) SELECT * FROM unnest($1::int8[], "    \
+    "$2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], " \
+    "$9::int8[]) " S_SQL_MINUTES_ADD
 
 /* The walk of vg_store_anomaly_query: rows of the range (ts >= $1, (ts, id)
  * < ($2, $3), [user_id = $11]) newest first, at most max_scan + 1 ($8),
@@ -107,11 +121,15 @@ typedef struct {
     Oid types[S_MAX_PARAMS];
 } s_stmt_t;
 
-enum { S_ST_INSERT, S_ST_WALK_ALL, S_ST_WALK_USER, S_ST_GET, S_ST_STATS, S_NSTMT };
+enum { S_ST_INSERT, S_ST_MINUTES, S_ST_WALK_ALL, S_ST_WALK_USER, S_ST_GET, S_ST_STATS, S_NSTMT };
 
+#define S_MINUTE_TYPES                                                                  \
+    S_INT8_ARRAY, S_INT8_ARRAY, S_INT8_ARRAY, S_INT8_ARRAY, S_INT8_ARRAY, S_INT8_ARRAY, \
+        S_INT8_ARRAY, S_INT8_ARRAY, S_INT8_ARRAY
 #define S_WALK_TYPES S_TSTZ, S_TSTZ, S_BYTEA, S_INT4, S_INT4, S_TEXT, S_TEXT, S_INT8, S_INT8, S_INT8
 static const s_stmt_t s_stmts[S_NSTMT] = {
     [S_ST_INSERT] = {"vg_insert", S_SQL_INSERT, 0, {0}},
+    [S_ST_MINUTES] = {"vg_minutes", S_SQL_MINUTES, S_MINUTE_COLS, {S_MINUTE_TYPES}},
     [S_ST_WALK_ALL] = {"vg_walk_all", S_SQL_WALK_ALL, 10, {S_WALK_TYPES}},
     [S_ST_WALK_USER] = {"vg_walk_user", S_SQL_WALK_USER, 11, {S_WALK_TYPES, S_BYTEA}},
     [S_ST_GET] = {"vg_get", S_SQL_GET, 1, {S_BYTEA}},
@@ -145,7 +163,7 @@ struct vg_pg {
     size_t n_days, cap_days;
 
     atomic_bool healthy;
-    vg_counter_t inserted, conflicts, errors, reconnects, batches, migrations;
+    vg_counter_t inserted, conflicts, errors, reconnects, batches, fallbacks, migrations;
     vg_counter_t parts_created, parts_dropped;
     vg_hist_t query_lat, insert_lat;
 };
@@ -276,7 +294,9 @@ static int s_run(vg_pg_t *pg, s_conn_t *c, int st, const s_params_t *p, PGresult
 {
     PGresult *res = PQexecPrepared(c->conn, s_stmts[st].name, p ? p->n : 0, p ? p->values : NULL,
                                    p ? p->lengths : NULL, p ? p->formats : NULL, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) return s_fail(pg, c, res, s_stmts[st].name);
+    ExecStatusType rs = PQresultStatus(res);
+    if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK)
+        return s_fail(pg, c, res, s_stmts[st].name);
     *out = res;
     return 0;
 }
@@ -729,67 +749,218 @@ void vg_pg_close(vg_pg_t **pg_p)
 
 /* ---- insert --------------------------------------------------------------------------------- */
 
-/* Validates every record and encodes the COPY stream into w and the
- * records' days (sorted, unique) into days; returns their count, or -1
- * with *bad = the index of the first record that does not decode. */
-static long s_encode_batch(const vg_str_t *records, size_t n, bool json, vg_mpw_t *w, int64_t *days,
-                           size_t *bad)
+/* A batch being inserted: its records (all valid: s_scan_batch), the days
+ * of its rows, its per-minute counters as the fast path's parameters, and
+ * the scratch space of s_copy_rows, which encodes rows as it sends them. */
+typedef struct {
+    const vg_str_t *records;
+    size_t n;
+    bool json;        /* fill the JSON columns */
+    int64_t *days;    /* sorted, unique */
+    size_t n_days;    /* of days */
+    vg_mpw_t minutes; /* S_MINUTE_COLS int8[] values, back to back */
+    s_params_t mp;    /* S_ST_MINUTES's parameters: into minutes */
+    vg_anomaly_rec_t *rec;
+    vg__pg_rowbuf_t rowbuf;
+    vg_mpw_t chunk; /* COPY data not sent yet */
+} s_batch_t;
+
+/* One row's counter key. */
+typedef struct {
+    int64_t minute;
+    uint8_t severity, decision;
+} s_tick_t;
+
+static int s_tick_cmp(const void *a, const void *b)
 {
-    vg_anomaly_rec_t *rec = vg_malloc(sizeof *rec);
-    vg_jw_t jw;
-    vg_jw_init(&jw);
-    vg__pg_copy_begin(w);
-    long rc = 0;
+    int64_t x = ((const s_tick_t *) a)->minute, y = ((const s_tick_t *) b)->minute;
+    return (x > y) - (x < y);
+}
+
+/* The counters of n rows (ticks; sorted here) as S_ST_MINUTES's
+ * parameters: per minute, ascending, total, severities, decisions. */
+static void s_minutes(s_tick_t *ticks, size_t n, s_batch_t *b)
+{
+    size_t sorted = 1;
+    while (sorted < n && ticks[sorted - 1].minute <= ticks[sorted].minute) sorted++;
+    if (sorted < n) qsort(ticks, n, sizeof *ticks, s_tick_cmp);
+    int64_t *col = vg_calloc(n * S_MINUTE_COLS, sizeof *col); /* col[c * n + minute index] */
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!k || col[k - 1] != ticks[i].minute) col[k++] = ticks[i].minute;
+        col[1 * n + k - 1]++;
+        col[(2 + ticks[i].severity) * n + k - 1]++;
+        col[(6 + ticks[i].decision) * n + k - 1]++;
+    }
+    size_t at[S_MINUTE_COLS];
+    for (int c = 0; c < S_MINUTE_COLS; c++) {
+        at[c] = b->minutes.len;
+        vg__pg_int8_array(&b->minutes, col + (size_t) c * n, k);
+    }
+    for (int c = 0; c < S_MINUTE_COLS && !b->minutes.err; c++) {
+        size_t end = c + 1 < S_MINUTE_COLS ? at[c + 1] : b->minutes.len;
+        s_p_bytes(&b->mp, b->minutes.buf + at[c], end - at[c]);
+    }
+    vg_free(col);
+}
+
+/* Validates every record (nothing is sent before all of them decode) and
+ * computes the batch's days and counters; 0, or -1 with *bad = the index
+ * of the first record that does not decode. */
+static int s_scan_batch(s_batch_t *b, size_t *bad)
+{
+    s_tick_t *ticks = vg_malloc(b->n * sizeof *ticks);
+    for (size_t i = 0; i < b->n; i++) {
         vg_perr_t perr;
         vg_perr_clear(&perr);
-        if (vg_anomaly_decode(records[i].ptr, records[i].len, rec, &perr)) {
+        if (vg_anomaly_decode(b->records[i].ptr, b->records[i].len, b->rec, &perr)) {
             char msg[300];
             vg_warn(S_MOD, "insert: record %zu refused, nothing written: %s", i,
                     vg_perr_str(&perr, msg, sizeof msg));
             *bad = i;
-            rc = -1;
-            break;
+            vg_free(ticks);
+            return -1;
         }
-        days[i] = s_floor_div(rec->ts_ms, VG__PG_DAY_MS);
-        vg__pg_copy_row(w, rec, records[i], json ? &jw : NULL);
+        const vg_anomaly_rec_t *r = b->rec;
+        VG_ASSERT(r->severity <= VG_SEV_CRITICAL && r->decision <= VG_DECISION_BLOCK);
+        b->days[i] = s_floor_div(r->ts_ms, VG__PG_DAY_MS);
+        ticks[i] = (s_tick_t){s_floor_div(r->ts_ms, S_MINUTE_MS), r->severity, r->decision};
     }
-    vg__pg_copy_end(w);
-    vg_jw_fini(&jw);
-    vg_free(rec);
-    return rc < 0 ? rc : (long) s_days_unique(days, n);
+    b->n_days = s_days_unique(b->days, b->n);
+    s_minutes(ticks, b->n, b);
+    vg_free(ticks);
+    return 0;
 }
 
-/* COPY of the staging rows, then the INSERT ... ON CONFLICT; the caller
- * holds the transaction. *no_part: a row had no partition. */
-static int s_insert_txn(vg_pg_t *pg, s_conn_t *c, const vg_mpw_t *w, size_t *inserted,
-                        bool *no_part)
+/* Encodes the batch's rows into COPY data and sends it a chunk at a time,
+ * so that the server works on one chunk while the next is encoded (the
+ * records are decoded again: cheaper than keeping them decoded): 1, or
+ * what PQputCopyData / PQputCopyEnd returned. */
+static int s_copy_rows(s_conn_t *c, s_batch_t *b)
 {
-    PGresult *res = PQexec(c->conn, "COPY vg_staging (" VG__PG_STAGING_COLS ") FROM STDIN BINARY");
+    int ok = 1;
+    vg_mpw_reset(&b->chunk);
+    vg__pg_copy_begin(&b->chunk);
+    for (size_t i = 0; ok == 1 && i < b->n; i++) {
+        int bad = vg_anomaly_decode(b->records[i].ptr, b->records[i].len, b->rec, NULL);
+        VG_ASSERT(!bad); /* s_scan_batch decoded it */
+        vg__pg_copy_row(&b->chunk, b->rec, b->records[i], b->json ? &b->rowbuf : NULL);
+        if (i + 1 == b->n) vg__pg_copy_end(&b->chunk);
+        VG_ASSERT(!b->chunk.err); /* a growing writer */
+        if (b->chunk.len >= S_COPY_CHUNK || i + 1 == b->n) {
+            ok = PQputCopyData(c->conn, (const char *) b->chunk.buf, (int) b->chunk.len);
+            vg_mpw_reset(&b->chunk);
+        }
+    }
+    return ok == 1 ? PQputCopyEnd(c->conn, NULL) : ok;
+}
+
+/* Why an insert attempt is rolled back and tried again rather than failed. */
+enum {
+    S_RETRY_DUP = 1,  /* 23505 / 40P01 on the fast path: a row is stored already */
+    S_RETRY_PART = 2, /* 23514: no partition for a row (dropped meanwhile?) */
+};
+
+/* A failed insert statement: VG_ERR_EXISTS (S_RETRY_DUP) or
+ * VG_ERR_NOT_FOUND (S_RETRY_PART) when retry allows its SQLSTATE (res is
+ * cleared, nothing logged), else s_fail. */
+static int s_insert_fail(vg_pg_t *pg, s_conn_t *c, PGresult *res, unsigned retry, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    int rc = 0;
+    if (state && (retry & S_RETRY_DUP) &&
+        (strcmp(state, "23505") == 0 || strcmp(state, "40P01") == 0))
+        rc = VG_ERR_EXISTS;
+    else if (state && (retry & S_RETRY_PART) && strcmp(state, "23514") == 0)
+        rc = VG_ERR_NOT_FOUND;
+    if (!rc) return s_fail(pg, c, res, what);
+    vg_debug(S_MOD, "%s: sqlstate %s, retrying the batch", what, state);
+    PQclear(res);
+    return rc;
+}
+
+/* The batch's rows through sql (COPY anomalies or vg_staging ... FROM
+ * STDIN BINARY); *rows = rows copied. */
+static int s_copy(vg_pg_t *pg, s_conn_t *c, const char *sql, s_batch_t *b, unsigned retry,
+                  size_t *rows)
+{
+    PGresult *res = PQexec(c->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) return s_fail(pg, c, res, "copy");
     PQclear(res);
-    int ok = 1;
-    for (size_t at = 0; ok == 1 && at < w->len; at += S_COPY_CHUNK)
-        ok = PQputCopyData(c->conn, (const char *) w->buf + at,
-                           (int) VG_MIN(S_COPY_CHUNK, w->len - at));
-    if (ok == 1) ok = PQputCopyEnd(c->conn, NULL);
+    int ok = s_copy_rows(c, b);
     res = PQgetResult(c->conn);
     for (PGresult *more; (more = PQgetResult(c->conn));) PQclear(more);
-    if (ok != 1 || PQresultStatus(res) != PGRES_COMMAND_OK) return s_fail(pg, c, res, "copy");
+    if (ok != 1) return s_fail(pg, c, res, "copy");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return s_insert_fail(pg, c, res, retry, "copy");
+    *rows = (size_t) strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    res = PQexecPrepared(c->conn, s_stmts[S_ST_INSERT].name, 0, NULL, NULL, NULL, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (state && strcmp(state, "23514") == 0 && !*no_part) { /* dropped meanwhile? */
-            *no_part = true;
-            PQclear(res);
-            return VG_ERR_NOT_FOUND;
-        }
-        return s_fail(pg, c, res, "insert");
-    }
+    return 0;
+}
+
+/* The fast path: COPY straight into anomalies (the server routes each row
+ * to its partition and writes them in multi-row batches), then the batch's
+ * counters. Any row already stored fails the COPY (VG_ERR_EXISTS). */
+static int s_insert_direct(vg_pg_t *pg, s_conn_t *c, s_batch_t *b, unsigned retry, size_t *inserted)
+{
+    int rc = s_copy(pg, c, "COPY anomalies (" VG__PG_STAGING_COLS ") FROM STDIN BINARY", b, retry,
+                    inserted);
+    PGresult *res = NULL;
+    if (!rc) rc = s_run(pg, c, S_ST_MINUTES, &b->mp, &res);
+    PQclear(res);
+    return rc;
+}
+
+/* The fallback: COPY into the staging table, then INSERT ... ON CONFLICT
+ * DO NOTHING, counting only the rows inserted. */
+static int s_insert_staged(vg_pg_t *pg, s_conn_t *c, s_batch_t *b, unsigned retry, size_t *inserted)
+{
+    size_t staged;
+    int rc =
+        s_copy(pg, c, "COPY vg_staging (" VG__PG_STAGING_COLS ") FROM STDIN BINARY", b, 0, &staged);
+    if (rc) return rc;
+    PGresult *res = PQexecPrepared(c->conn, s_stmts[S_ST_INSERT].name, 0, NULL, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return s_insert_fail(pg, c, res, retry & S_RETRY_PART, "insert");
     *inserted = (size_t) s_col64(res, 0, 0);
     PQclear(res);
     return 0;
+}
+
+/* One transaction of the batch: partitions first, then the fast path or,
+ * with staged, the fallback. VG_ERR_EXISTS / NOT_FOUND (as retry allows,
+ * s_insert_fail): rolled back, to be retried. */
+static int s_insert_once(vg_pg_t *pg, s_conn_t *c, s_batch_t *b, bool staged, unsigned retry,
+                         size_t *inserted)
+{
+    int rc = s_parts_ensure(pg, c, b->days, b->n_days);
+    if (!rc) rc = s_exec(pg, c, "BEGIN", "insert");
+    if (!rc && staged) rc = s_insert_staged(pg, c, b, retry, inserted);
+    if (!rc && !staged) rc = s_insert_direct(pg, c, b, retry, inserted);
+    if (!rc) rc = s_exec(pg, c, "COMMIT", "insert commit");
+    if ((rc == VG_ERR_EXISTS || rc == VG_ERR_NOT_FOUND) && c->conn)
+        PQclear(PQexec(c->conn, "ROLLBACK"));
+    return rc;
+}
+
+/* The batch on c: the fast path, redone through the staging table when a
+ * row is stored already, and once more after reloading the partitions when
+ * a row found none (at most once each: then it is an error). */
+static int s_insert_batch(vg_pg_t *pg, s_conn_t *c, s_batch_t *b, size_t *inserted)
+{
+    bool staged = false, reloaded = false;
+    for (;;) {
+        unsigned retry = (staged ? 0 : S_RETRY_DUP) | (reloaded ? 0 : S_RETRY_PART);
+        int rc = s_insert_once(pg, c, b, staged, retry, inserted);
+        if (rc == VG_ERR_EXISTS) {
+            staged = true;
+            vg_counter_add(&pg->fallbacks, 1);
+        } else if (rc == VG_ERR_NOT_FOUND) {
+            reloaded = true;
+            if ((rc = s_parts_load(pg, c))) return rc; /* the catalog changed under us */
+        } else {
+            return rc;
+        }
+    }
 }
 
 int vg_pg_insert(vg_pg_t *pg, const vg_str_t *records, size_t n, size_t *inserted)
@@ -799,27 +970,24 @@ int vg_pg_insert(vg_pg_t *pg, const vg_str_t *records, size_t n, size_t *inserte
     if (inserted) *inserted = 0;
     if (!n) return 0;
     uint64_t t0 = vg_now_ns();
-    vg_mpw_t w;
-    vg_mpw_init(&w);
-    int64_t *days = vg_malloc(n * sizeof *days);
-    long n_days = s_encode_batch(records, n, !pg->no_json, &w, days, &bad);
-    int rc = n_days < 0 ? VG_ERR_INVALID : w.err;
+    s_batch_t b = {.records = records,
+                   .n = n,
+                   .json = !pg->no_json,
+                   .days = vg_malloc(n * sizeof *b.days),
+                   .rec = vg_malloc(sizeof *b.rec)};
+    vg_mpw_init(&b.minutes);
+    vg_mpw_init(&b.chunk);
+    vg__pg_rowbuf_init(&b.rowbuf);
+    int rc = s_scan_batch(&b, &bad) ? VG_ERR_INVALID : b.minutes.err;
     s_conn_t *c = NULL;
     if (!rc) rc = s_acquire(pg, &c);
-    bool no_part = false;
-    for (int attempt = 0; !rc && attempt < 2; attempt++) {
-        if (attempt) rc = s_parts_load(pg, c); /* the catalog changed under us */
-        if (!rc) rc = s_parts_ensure(pg, c, days, (size_t) n_days);
-        if (!rc) rc = s_exec(pg, c, "BEGIN", "insert");
-        if (!rc) rc = s_insert_txn(pg, c, &w, &ins, &no_part);
-        if (!rc) rc = s_exec(pg, c, "COMMIT", "insert commit");
-        if (rc != VG_ERR_NOT_FOUND) break;
-        PQclear(PQexec(c->conn, "ROLLBACK"));
-        rc = 0;
-    }
+    if (!rc) rc = s_insert_batch(pg, c, &b, &ins);
     if (c) s_release(pg, c);
-    vg_mpw_fini(&w);
-    vg_free(days);
+    vg_mpw_fini(&b.minutes);
+    vg_mpw_fini(&b.chunk);
+    vg__pg_rowbuf_fini(&b.rowbuf);
+    vg_free(b.rec);
+    vg_free(b.days);
     if (rc == VG_ERR_INVALID && inserted) *inserted = bad;
     if (rc) return rc;
     vg_counter_add(&pg->batches, 1);
@@ -1094,6 +1262,9 @@ void vg_pg_metrics(vg_pg_t *pg, vg_prom_t *p)
     s_prom_counter(p, "vigil_pg_conflicts_total",
                    "Anomalies offered again and left unchanged (already stored).", &pg->conflicts);
     s_prom_counter(p, "vigil_pg_insert_batches_total", "Committed insert batches.", &pg->batches);
+    s_prom_counter(p, "vigil_pg_insert_fallbacks_total",
+                   "Insert batches redone through the staging table (a row was stored already).",
+                   &pg->fallbacks);
     s_prom_counter(p, "vigil_pg_errors_total", "Failed PostgreSQL statements.", &pg->errors);
     s_prom_counter(p, "vigil_pg_reconnects_total", "PostgreSQL reconnections.", &pg->reconnects);
     s_prom_counter(p, "vigil_pg_migrations_applied_total",

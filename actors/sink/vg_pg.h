@@ -57,8 +57,12 @@ void vg_pg_close(vg_pg_t **pg_p);
  * async_commit), with *inserted = records that were new. A record whose
  * (event time, id) is already stored is left unchanged (a retried batch
  * inserts nothing); unlike the LMDB store, the same id at another event time
- * is another anomaly (node dedupe is by id and event time too). Partitions
- * missing for the records' days are created first. Errors (nothing
+ * is another anomaly (node dedupe is by id and event time too). A batch
+ * of new records is COPYed straight into the table; one with a stored
+ * record (a redelivery) fails that, is rolled back and redone through a
+ * staging table (about twice the server's work; counted in
+ * vigil_pg_insert_fallbacks_total). Partitions missing for the records'
+ * days are created first. Errors (nothing
  * written): VG_ERR_INVALID when a record does not decode (vg_anomaly_decode;
  * logged with its index, and *inserted = that index, so the caller can set
  * the record aside); VG_ERR_UNREACHABLE (connection lost or server down:
@@ -108,8 +112,10 @@ int vg_pg_maintain(vg_pg_t *pg);
 bool vg_pg_healthy(vg_pg_t *pg);
 
 /* Appends the vigil_pg_* series: inserted rows, conflicts (rows already
- * stored), errors, reconnects, query and insert latency histograms, pool
- * size and connections in use, up, partitions created / dropped. */
+ * stored), insert batches and those redone through the staging table
+ * (fallbacks: a row was stored already), errors, reconnects, query and
+ * insert latency histograms, pool size and connections in use, up,
+ * partitions created / dropped. */
 void vg_pg_metrics(vg_pg_t *pg, vg_prom_t *p);
 
 /* Diagnostics (benchmarks, docs): EXPLAIN (ANALYZE) of the statement that

@@ -1,10 +1,11 @@
 /* vg_pg_copy.c: the PostgreSQL store's wire forms that need no connection:
- * a record as a COPY BINARY row of the staging table (vg_pg_internal.h has
- * the byte layout), text made acceptable to the server, and the daily
+ * a record as a COPY BINARY row (vg_pg_internal.h has the byte layout),
+ * text made acceptable to the server, int8[] parameters, and the daily
  * partitions' names. */
 #include "vg_pg_internal.h"
 
 #include "vg_anomaly_json.h"
+#include "vg_mem.h"
 #include "vg_tx.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #define S_NFIELDS  13
 #define S_TEXT_OID 25
+#define S_INT8_OID 20
 
 static void s_be(vg_mpw_t *w, uint64_t v, int bytes)
 {
@@ -115,10 +117,10 @@ static void s_text_array(vg_mpw_t *w, const vg_anomaly_rec_t *rec, bool rules)
  * "\ufffd"; vg_jw wrote everything else as valid UTF-8. */
 static void s_jsonb(vg_mpw_t *w, vg_jw_t *jw)
 {
-    for (size_t i = 0; i + 6 <= jw->len; i++) {
-        if (jw->buf[i] != '\\') continue;
-        if (memcmp(jw->buf + i + 1, "u0000", 5) == 0) memcpy(jw->buf + i + 2, "fffd", 4);
-        i++; /* the escaped character is not an escape */
+    char *end = jw->buf + jw->len;
+    for (char *p = jw->buf; p < end && (p = memchr(p, '\\', (size_t) (end - p))); p += 2) {
+        if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0) memcpy(p + 2, "fffd", 4);
+        /* p + 1 is the escaped character, never an escape itself */
     }
     s_be(w, jw->len + 1, 4);
     s_be(w, 1, 1); /* jsonb binary format version */
@@ -155,24 +157,91 @@ void vg__pg_copy_end(vg_mpw_t *w)
     s_be(w, 0xffff, 2);
 }
 
-void vg__pg_copy_row(vg_mpw_t *w, const vg_anomaly_rec_t *rec, vg_str_t raw, vg_jw_t *jw)
+void vg__pg_rowbuf_init(vg__pg_rowbuf_t *b)
+{
+    memset(b, 0, sizeof *b);
+    vg_jw_init(&b->jw);
+}
+
+void vg__pg_rowbuf_fini(vg__pg_rowbuf_t *b)
+{
+    vg_jw_fini(&b->jw);
+}
+
+/* Key k of b before key j in jsonb's order. */
+static bool s_key_before(const vg__pg_rowbuf_t *b, unsigned k, unsigned j)
+{
+    if (b->key_len[k] != b->key_len[j]) return b->key_len[k] < b->key_len[j];
+    return memcmp(b->keys[k], b->keys[j], b->key_len[k]) < 0;
+}
+
+/* b's keys and their order for rec's features (kept when they are the
+ * last row's). A key is the name up to a NUL, at most 63 bytes, as
+ * vg_anomaly_features_json's. */
+static void s_feature_keys(vg__pg_rowbuf_t *b, const vg_anomaly_rec_t *rec)
+{
+    uint32_t n = VG_MIN(rec->n_features, (uint32_t) VG__PG_KEYS_MAX);
+    bool same = n == b->n_keys;
+    for (uint32_t i = 0; i < n; i++) {
+        vg_str_t name = rec->feature_names[i];
+        size_t len = name.ptr ? strnlen(name.ptr, VG_MIN(name.len, 63u)) : 0;
+        if (same && len == b->key_len[i] && (!len || memcmp(b->keys[i], name.ptr, len) == 0))
+            continue;
+        same = false;
+        if (len) memcpy(b->keys[i], name.ptr, len);
+        b->keys[i][len] = 0;
+        b->key_len[i] = (uint8_t) len;
+    }
+    if (same) return;
+    b->n_keys = n;
+    for (uint32_t i = 0; i < n; i++) { /* insertion sort: stable */
+        uint32_t j = i;
+        for (; j > 0 && s_key_before(b, i, b->order[j - 1]); j--) b->order[j] = b->order[j - 1];
+        b->order[j] = (uint8_t) i;
+    }
+}
+
+/* vg_anomaly_features_json's object, keys in jsonb's order (the same
+ * jsonb: test_pg's test_json_columns compares the two). */
+static void s_features_json(vg__pg_rowbuf_t *b, const vg_anomaly_rec_t *rec)
+{
+    s_feature_keys(b, rec);
+    vg_jw_obj_begin(&b->jw);
+    for (uint32_t i = 0; i < b->n_keys; i++)
+        vg_jw_knum(&b->jw, b->keys[b->order[i]], rec->feature_values[b->order[i]]);
+    vg_jw_obj_end(&b->jw);
+}
+
+void vg__pg_copy_row(vg_mpw_t *w, const vg_anomaly_rec_t *rec, vg_str_t raw, vg__pg_rowbuf_t *buf)
 {
     s_row_head(w, rec);
     for (int i = 0; i < 3; i++) {
-        if (!jw) { /* the JSON columns are off: NULL */
+        if (!buf) { /* the JSON columns are off: NULL */
             s_be(w, UINT32_MAX, 4);
             continue;
         }
-        vg_jw_reset(jw);
+        vg_jw_reset(&buf->jw);
         if (i == 0)
-            vg_anomaly_tx_json(jw, &rec->tx);
+            vg_anomaly_tx_json(&buf->jw, &rec->tx);
         else if (i == 1)
-            vg_anomaly_features_json(jw, rec);
+            s_features_json(buf, rec);
         else
-            vg_anomaly_reasons_json(jw, rec->reasons, rec->n_reasons);
-        s_jsonb(w, jw);
+            vg_anomaly_reasons_json(&buf->jw, rec->reasons, rec->n_reasons);
+        s_jsonb(w, &buf->jw);
     }
     s_bytes(w, raw.ptr, raw.len);
+}
+
+void vg__pg_int8_array(vg_mpw_t *w, const int64_t *v, size_t n)
+{
+    s_be(w, n ? 1 : 0, 4); /* ndim */
+    s_be(w, 0, 4);         /* no NULLs */
+    s_be(w, S_INT8_OID, 4);
+    if (n) {
+        s_be(w, n, 4);
+        s_be(w, 1, 4); /* lower bound */
+    }
+    for (size_t i = 0; i < n; i++) s_int64(w, v[i]);
 }
 
 /* ---- partition names ---------------------------------------------------- */

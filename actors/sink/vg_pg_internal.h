@@ -1,8 +1,10 @@
 /* vg_pg_internal.h: what the PostgreSQL store's files share: the embedded
  * migrations (generated from actors/sink/sql/ by sql/embed.cmake), the
- * COPY BINARY form of a staging row, and the daily partitions' names.
+ * COPY BINARY form of a row, and the daily partitions' names.
  *
- * A staging row (COPY vg_staging (VG__PG_STAGING_COLS) FROM STDIN BINARY):
+ * A row (COPY anomalies | vg_staging (VG__PG_STAGING_COLS) FROM STDIN
+ * BINARY: the fast path writes the table itself, the fallback a staging
+ * table of the same columns):
  *
  *   column       type         binary value
  *   ts           timestamptz  int64 BE, microseconds since 2000-01-01 UTC
@@ -68,11 +70,36 @@ static inline int64_t vg__pg_ts_to_ms(int64_t us)
 /* Appends s to w as UTF-8 without NUL: invalid bytes and NUL as U+FFFD. */
 void vg__pg_text(vg_mpw_t *w, vg_str_t s);
 
-/* The COPY BINARY header / trailer, and one staging row for rec (decoded
- * from raw). jw is scratch space; NULL leaves the JSON columns NULL. */
+/* Scratch space of vg__pg_copy_row, reused from row to row: the JSON
+ * writer, and the feature keys of the last row in jsonb's order (shorter
+ * first, then bytewise; a stable sort, so of equal keys the last still
+ * wins): the server's jsonb input then finds them sorted (~2 us a row
+ * less than sorting 32 keys), and records of one version list the same
+ * features, so they are sorted once. */
+#define VG__PG_KEYS_MAX (VG_FEATURE_COUNT + 16)
+typedef struct {
+    vg_jw_t jw;
+    uint32_t n_keys;
+    uint8_t order[VG__PG_KEYS_MAX]; /* feature indexes, in jsonb's order */
+    uint8_t key_len[VG__PG_KEYS_MAX];
+    char keys[VG__PG_KEYS_MAX][64]; /* as vg_anomaly_features_json writes them */
+} vg__pg_rowbuf_t;
+
+void vg__pg_rowbuf_init(vg__pg_rowbuf_t *b);
+void vg__pg_rowbuf_fini(vg__pg_rowbuf_t *b);
+
+/* The COPY BINARY header / trailer, and one row for rec (decoded from
+ * raw). buf is scratch space; NULL leaves the JSON columns NULL. The JSON
+ * columns hold what vg_anomaly_json writes (the features' keys in another
+ * order: the same jsonb). */
 void vg__pg_copy_begin(vg_mpw_t *w);
 void vg__pg_copy_end(vg_mpw_t *w);
-void vg__pg_copy_row(vg_mpw_t *w, const vg_anomaly_rec_t *rec, vg_str_t raw, vg_jw_t *jw);
+void vg__pg_copy_row(vg_mpw_t *w, const vg_anomaly_rec_t *rec, vg_str_t raw, vg__pg_rowbuf_t *buf);
+
+/* A binary int8[] parameter value (the array's fields as in a text[]
+ * column above, element oid 20, each element int32 BE 8 + int64 BE):
+ * the per-minute counters of vg_pg.c's fast insert path. */
+void vg__pg_int8_array(vg_mpw_t *w, const int64_t *v, size_t n);
 
 /* Day d (days since the epoch, UTC) <-> its partition's name
  * "anomalies_pYYYYMMDD" (out: VG__PG_PART_NAME_MAX bytes). d must be within

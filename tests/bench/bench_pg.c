@@ -1,15 +1,21 @@
 /* bench_pg.c: the PostgreSQL anomaly store on its own throw-away server
  * (tests/pg/pg_server.sh; durable settings: fsync and synchronous_commit
- * on). Measures the sustained vg_pg_insert rate (batches through COPY
- * BINARY + INSERT ... ON CONFLICT) with 1 and 2 threads, generates --rows
- * anomalies server-side (INSERT ... SELECT over generate_series, records
- * spliced from real encoded templates), then the latency of 1000 API
- * queries of each kind and their EXPLAIN plans. Prints "BENCH name value
- * unit" lines.
+ * on). Measures the writer's CPU per row without a server (pg_encode),
+ * the sustained vg_pg_insert rate (--insert rows, at least 200000 for a
+ * sustained figure, in batches of --batch, with 1 and 2 threads, JSON
+ * columns on and off) into an empty table, the server's own ceiling on
+ * the same rows (server-side COPY FROM a file, 1 and 2 sessions, into a
+ * fresh table), then generates --rows anomalies server-side (INSERT ...
+ * SELECT over generate_series, records spliced from real encoded
+ * templates), the insert rate again into that loaded table, the latency
+ * of --queries API queries of each kind and their EXPLAIN plans, and last
+ * the ceiling into the loaded table itself. Prints "BENCH name value unit"
+ * lines.
  *   bench_pg [--rows N] [--insert N] [--batch N] [--queries N] [--async] [--keep] */
 #include "vg_err.h"
 #include "vg_mem.h"
 #include "vg_pg.h"
+#include "vg_pg_internal.h"
 #include "vg_time.h"
 #include "vt_anom.h"
 #include "vt_pg.h"
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_USERS   100000
 #define N_TMPL    16
@@ -118,6 +125,40 @@ static double s_insert_rate(vg_pg_t *pg, const s_recs_t *r, int threads, size_t 
     return (double) r->n / s;
 }
 
+/* The writer's own CPU per row, without a server: decoding a record and
+ * encoding its COPY row (as vg_pg_insert does), JSON columns on and off. */
+static void s_bench_encode(long n, int64_t t_end)
+{
+    s_recs_t r;
+    s_make_recs(&r, (size_t) n, 3000000000u, t_end);
+    vg_anomaly_rec_t *rec = vg_malloc(sizeof *rec);
+    vg__pg_rowbuf_t rowbuf;
+    vg_mpw_t w;
+    vg__pg_rowbuf_init(&rowbuf);
+    vg_mpw_init(&w);
+    for (int json = 1; json >= 0; json--) {
+        uint64_t t0 = vg_now_ns();
+        size_t bytes = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            if (vg_anomaly_decode(r.recs[i].ptr, r.recs[i].len, rec, NULL)) exit(1);
+            vg__pg_copy_row(&w, rec, r.recs[i], json ? &rowbuf : NULL);
+            if (w.len > 1 << 20) bytes += w.len, vg_mpw_reset(&w);
+        }
+        bytes += w.len;
+        vg_mpw_reset(&w);
+        double us = s_secs(vg_now_ns() - t0) * 1e6 / (double) r.n;
+        printf("BENCH pg_encode%s %.2f us/row\n", json ? "" : "_nojson", us);
+        fprintf(stderr, "bench_pg: %.0f COPY bytes per row%s\n", (double) bytes / (double) r.n,
+                json ? "" : " (no JSON)");
+    }
+    fflush(stdout);
+    vg_mpw_fini(&w);
+    vg__pg_rowbuf_fini(&rowbuf);
+    vg_free(rec);
+    vg_mpw_fini(&r.buf);
+    vg_free(r.recs);
+}
+
 /* The insert rate with 1 and 2 threads, JSON columns on and off. */
 static void s_bench_inserts(const s_opts_t *o, const char *tag, uint64_t seq0, int64_t t_end)
 {
@@ -133,6 +174,119 @@ static void s_bench_inserts(const s_opts_t *o, const char *tag, uint64_t seq0, i
         vg_mpw_fini(&r.buf);
         vg_free(r.recs);
     }
+}
+
+/* ---- the server's own ceiling ------------------------------------------------------ */
+
+typedef struct {
+    const char *sql;
+    int rc;
+} s_sess_t;
+
+static void *s_sess_thread(void *arg)
+{
+    s_sess_t *x = arg;
+    x->rc = vt_pg_sql(&s_srv, "bench", x->sql, NULL, 0);
+    return NULL;
+}
+
+/* Runs sql[0..n) in n concurrent sessions; returns the seconds they took. */
+static double s_sessions(const char *const *sql, int n)
+{
+    s_sess_t x[2];
+    pthread_t th[2];
+    uint64_t t0 = vg_now_ns();
+    for (int i = 0; i < n; i++) {
+        x[i] = (s_sess_t){sql[i], 0};
+        pthread_create(&th[i], NULL, s_sess_thread, &x[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        if (x[i].rc) {
+            fprintf(stderr, "bench_pg: SQL failed: %.200s\n", sql[i]);
+            exit(1);
+        }
+    }
+    return s_secs(vg_now_ns() - t0);
+}
+
+/* A fresh table of the same shape as anomalies (daily partitions for the
+ * days of bench_src, same indexes, lz4). */
+static void s_ceiling_table(void)
+{
+    s_sql("DROP TABLE IF EXISTS bench_ceil; "
+          "CREATE TABLE bench_ceil (LIKE anomalies INCLUDING ALL) PARTITION BY RANGE (ts); "
+          "DO $$ DECLARE d timestamptz; BEGIN FOR d IN SELECT generate_series("
+          "date_trunc('day', min(ts), 'UTC'), date_trunc('day', max(ts), 'UTC'), "
+          "interval '1 day') FROM bench_src LOOP EXECUTE format('CREATE TABLE %I "
+          "PARTITION OF bench_ceil FOR VALUES FROM (%L) TO (%L)', 'bench_ceil_' || "
+          "to_char(d AT TIME ZONE 'UTC', 'YYYYMMDD'), d, d + interval '1 day'); "
+          "END LOOP; END $$",
+          NULL, 0);
+}
+
+/* What PostgreSQL itself does with the rows of an insert run (ids a<seq0>
+ * .. a<seq0 + n - 1>) on this machine, without a client: the server writes
+ * them to two files (the halves in time order, as two insert threads split
+ * them; a letter appended to the ids), then loads them back with
+ * server-side COPY FROM (binary) in 1 session (both files) and in 2
+ * concurrent sessions (one file each); and again with the JSON columns
+ * NULL. Into a fresh table of the same shape, or with into_anomalies into
+ * anomalies itself (as loaded as the writer found it). No per-minute
+ * counters, no network: the ceiling our writer is compared with. */
+static void s_bench_ceiling(uint64_t seq0, long n, bool into_anomalies, const char *tag)
+{
+    char sql[2048], files[2][160], got[32];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE bench_src AS SELECT row_number() OVER (ORDER BY ts, anomaly_id) AS rn, "
+             "a.* FROM anomalies a WHERE length(anomaly_id) = 11 AND anomaly_id BETWEEN "
+             "convert_to('a%llu', 'UTF8') AND convert_to('a%llu', 'UTF8')",
+             (unsigned long long) seq0, (unsigned long long) seq0 + (unsigned long long) n - 1);
+    s_sql(sql, NULL, 0);
+    s_sql("SELECT count(*) FROM bench_src", got, sizeof got);
+    long rows = strtol(got, NULL, 10);
+    const char *table = into_anomalies ? "anomalies" : "bench_ceil";
+    for (int run = 0; run < 4; run++) {
+        bool nojson = run >= 2;
+        int sessions = 1 + run % 2;
+        for (int h = 0; h < 2; h++) { /* the server's dir is the server's */
+            snprintf(files[h], sizeof files[h], "%s/vg_ceiling_%d.bin", s_srv.dir, h);
+            snprintf(sql, sizeof sql,
+                     "COPY (SELECT ts, anomaly_id || '\\x%02x'::bytea, user_id, detected_at, "
+                     "score, severity, decision, detectors, rules, %s, record FROM bench_src "
+                     "WHERE rn %s %ld ORDER BY rn) TO '%s' (FORMAT binary)",
+                     'c' + run,
+                     nojson ? "NULL::jsonb, NULL::jsonb, NULL::jsonb"
+                            : "transaction, features, reasons",
+                     h ? ">" : "<=", rows / 2, files[h]);
+            s_sql(sql, NULL, 0);
+        }
+        if (!into_anomalies) s_ceiling_table();
+        char one[2][256];
+        for (int h = 0; h < 2; h++)
+            snprintf(one[h], sizeof one[h],
+                     "COPY %s (ts, anomaly_id, user_id, detected_at, score, severity, decision, "
+                     "detectors, rules, transaction, features, reasons, record) FROM '%s' "
+                     "(FORMAT binary)",
+                     table, files[h]);
+        snprintf(sql, sizeof sql, "%s; %s", one[0], one[1]);
+        const char *both[1] = {sql}, *each[2] = {one[0], one[1]};
+        double secs = sessions == 1 ? s_sessions(both, 1) : s_sessions(each, 2);
+        if (!into_anomalies) {
+            s_sql("SELECT count(*) FROM bench_ceil", got, sizeof got);
+            if (strtol(got, NULL, 10) != rows) {
+                fprintf(stderr, "bench_pg: ceiling: %s rows loaded, %ld expected\n", got, rows);
+                exit(1);
+            }
+        }
+        printf("BENCH pg_ceiling_copy_%s%dsess%s %.0f rows/s\n", tag, sessions,
+               nojson ? "_nojson" : "", (double) rows / secs);
+        fflush(stdout);
+        for (int h = 0; h < 2; h++) unlink(files[h]);
+    }
+    s_sql("DROP TABLE IF EXISTS bench_ceil; DROP TABLE bench_src", NULL, 0);
+    fprintf(stderr, "bench_pg: ceiling over %ld rows into %s\n", rows,
+            into_anomalies ? "anomalies" : "a fresh table");
 }
 
 /* ---- server-side generation ---------------------------------------------------- */
@@ -411,6 +565,11 @@ int main(int argc, char **argv)
         }
     }
     if (o.batch < 1 || o.insert < 2 || o.queries < 1 || o.rows < 0) return 2;
+    if (o.insert < 200000)
+        fprintf(stderr,
+                "bench_pg: --insert %ld: below 200000 rows the insert and ceiling "
+                "figures are not sustained ones\n",
+                o.insert);
     snprintf(s_srv.opts, sizeof s_srv.opts,
              "-c shared_buffers=2GB -c max_wal_size=8GB -c wal_buffers=64MB "
              "-c checkpoint_timeout=30min -c max_connections=50");
@@ -429,11 +588,14 @@ int main(int argc, char **argv)
     cfg.no_json = true;
     if (vg_pg_open(&cfg, &s_pg_nojson, err, sizeof err)) return 1;
     int64_t t_end = (vg_wall_ms() / 60000) * 60000;
+    s_bench_encode(VG_MIN(o.insert, 100000), t_end);
     s_bench_inserts(&o, "empty", 1000000000u, t_end);
+    s_bench_ceiling(1000000000u, o.insert, false, "");
     if (o.rows) s_generate(o.rows, t_end - DAY_MS / 2);
     s_bench_inserts(&o, "loaded", 2000000000u, t_end);
     s_bench_queries(o.queries, o.rows, t_end - DAY_MS / 2);
     s_explain(t_end - DAY_MS / 2);
+    s_bench_ceiling(2000000000u, o.insert, true, "loaded_"); /* adds rows: last */
     char size[64];
     s_sql("SELECT pg_size_pretty(pg_database_size('bench'))", size, sizeof size);
     fprintf(stderr, "bench_pg: database size %s\n", size);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "vg_anomaly_json.h"
 #include "vg_err.h"
 #include "vg_pg.h"
 #include "vg_pg_internal.h"
@@ -54,6 +55,13 @@ static void s_batch_fini(t_batch_t *b)
 {
     vg_mpw_fini(&b->buf);
     free(b->recs);
+}
+
+/* The record of one anomaly (a batch of one, kept in b). */
+static vg_str_t s_batch_rec(const vt_anom_t *a, t_batch_t *b)
+{
+    s_batch(b, a, 1);
+    return b->recs[0];
 }
 
 /* n random anomalies from ts0, step_ms apart, ids a<seq0>... */
@@ -314,6 +322,56 @@ static void test_insert_dedupe(void **state)
     vg_pg_close(&pg);
 }
 
+/* The JSON columns are the jsonb of vg_anomaly_json's objects (the writer
+ * sends the features' keys in jsonb's own order), duplicate feature names
+ * included (the last one wins, as when the server sorts them). */
+static void test_json_columns(void **state)
+{
+    (void) state;
+    vg_pg_t *pg = s_open_db("t_json", NULL);
+    vt_anom_t *a = s_anoms(3, 70, vg_wall_ms() - 60000, 1000);
+    t_batch_t b;
+    s_batch(&b, a, 3);
+    vg_anomaly_rec_t *rec = calloc(1, sizeof *rec);
+    vg_mpw_t enc, sql;
+    vg_jw_t jw;
+    vg_mpw_init(&enc);
+    vg_mpw_init(&sql);
+    vg_jw_init(&jw);
+    assert_int_equal(vg_anomaly_decode(b.recs[1].ptr, b.recs[1].len, rec, NULL), 0);
+    rec->feature_names[5] = rec->feature_names[2]; /* a duplicate key, then others */
+    rec->feature_names[9] = rec->feature_names[0];
+    rec->tx.id = VG_STR_LIT("dup");
+    vg_anomaly_rec_encode(rec, &enc);
+    vg_str_t recs[4] = {
+        b.recs[0], b.recs[1], b.recs[2], {(const char *) enc.buf, (uint32_t) enc.len}};
+    size_t ins = 0;
+    assert_int_equal(vg_pg_insert(pg, recs, 4, &ins), 0);
+    assert_int_equal(ins, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(vg_anomaly_decode(recs[i].ptr, recs[i].len, rec, NULL), 0);
+        vg_mpw_reset(&sql);
+        vg_jw_reset(&jw);
+        vg_anomaly_features_json(&jw, rec);
+        char head[160];
+        snprintf(head, sizeof head,
+                 "SELECT count(*) FROM anomalies WHERE anomaly_id = convert_to('%.*s', 'UTF8') "
+                 "AND features = '",
+                 (int) rec->id.len, rec->id.ptr);
+        vg_mpw_raw(&sql, head, strlen(head));
+        vg_mpw_raw(&sql, jw.buf, jw.len); /* no quotes in these names or values */
+        vg_mpw_raw(&sql, "'::jsonb", 9);
+        assert_int_equal(s_sql_long("t_json", (const char *) sql.buf), 1);
+    }
+    vg_jw_fini(&jw);
+    vg_mpw_fini(&sql);
+    vg_mpw_fini(&enc);
+    free(rec);
+    s_batch_fini(&b);
+    free(a);
+    vg_pg_close(&pg);
+}
+
 static void test_malformed_refused(void **state)
 {
     (void) state;
@@ -431,6 +489,78 @@ static void test_query_get_stats(void **state)
     vg_pg_close(&pg);
 }
 
+/* anomaly_minutes holds exactly the counts of the stored rows (each row
+ * counted once): 0 rows differ, either way. */
+static long s_minutes_mismatch(const char *db)
+{
+    return s_sql_long(
+        db, "WITH c AS (SELECT minute, total, sev_low, sev_medium, sev_high, sev_critical, "
+            "dec_allow, dec_review, dec_block FROM anomaly_minutes), "
+            "r AS (SELECT div((extract(epoch FROM ts) * 1000)::bigint, 60000) AS minute, count(*) "
+            "AS total, count(*) FILTER (WHERE severity = 0) AS sev_low, count(*) FILTER (WHERE "
+            "severity = 1) AS sev_medium, count(*) FILTER (WHERE severity = 2) AS sev_high, "
+            "count(*) FILTER (WHERE severity = 3) AS sev_critical, count(*) FILTER (WHERE "
+            "decision = 0) AS dec_allow, count(*) FILTER (WHERE decision = 1) AS dec_review, "
+            "count(*) FILTER (WHERE decision = 2) AS dec_block FROM anomalies GROUP BY 1) "
+            "SELECT (SELECT count(*) FROM (TABLE c EXCEPT TABLE r) x) + "
+            "(SELECT count(*) FROM (TABLE r EXCEPT TABLE c) y)");
+}
+
+/* A batch that is all new goes through the fast path (COPY into the
+ * table); one with a stored row (a redelivery) is redone through the
+ * staging table: only the new rows are inserted and counted, no error. */
+static void test_insert_fallback(void **state)
+{
+    (void) state;
+    vg_pg_t *pg = s_open_db("t_fallback", NULL);
+    int64_t t0 = (vg_wall_ms() / 60000) * 60000 - 7200000;
+    vt_anom_t *a = s_anoms(400, 5000, t0, 20000); /* 3 per minute */
+    t_batch_t b1, b2, b3, b4;
+    s_batch(&b1, a, 100);
+    s_batch(&b2, a + 60, 100); /* 40 stored, 60 new */
+    s_batch(&b3, a + 200, 100);
+    size_t ins = 0;
+    assert_int_equal(vg_pg_insert(pg, b1.recs, b1.n, &ins), 0);
+    assert_int_equal(ins, 100);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_insert_fallbacks_total"), 0);
+    assert_int_equal(vg_pg_insert(pg, b2.recs, b2.n, &ins), 0);
+    assert_int_equal(ins, 60);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_insert_fallbacks_total"), 1);
+    assert_int_equal(vg_pg_insert(pg, b3.recs, b3.n, &ins), 0); /* fast again */
+    assert_int_equal(ins, 100);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_insert_fallbacks_total"), 1);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_inserted_total"), 260);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_conflicts_total"), 40);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_errors_total"), 0);
+
+    /* the same row twice in one batch: stored once */
+    vg_str_t twice[2];
+    twice[0] = twice[1] = s_batch_rec(a + 300, &b4);
+    assert_int_equal(vg_pg_insert(pg, twice, 2, &ins), 0);
+    assert_int_equal(ins, 1);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_insert_fallbacks_total"), 2);
+
+    assert_int_equal(s_count_all(pg), 261);
+    uint64_t acc[3] = {0};
+    assert_int_equal(
+        vg_pg_anomaly_stats(pg, t0 - 60000, t0 + 400 * 20000, 60000, s_bucket_sum, acc), 0);
+    assert_int_equal(acc[1], 261); /* each row counted once */
+    assert_int_equal(s_minutes_mismatch("t_fallback"), 0);
+    assert_int_equal((int) s_metric(pg, "vigil_pg_errors_total"), 0);
+    assert_int_equal(vt_pg_sql(&s_server, "t_fallback",
+                               "UPDATE anomaly_minutes SET total = total + 1 "
+                               "WHERE minute = (SELECT min(minute) FROM anomaly_minutes)",
+                               NULL, 0),
+                     0);
+    assert_int_equal(s_minutes_mismatch("t_fallback"), 2); /* the check sees a difference */
+    s_batch_fini(&b1);
+    s_batch_fini(&b2);
+    s_batch_fini(&b3);
+    s_batch_fini(&b4);
+    free(a);
+    vg_pg_close(&pg);
+}
+
 /* ---- partitions and retention ------------------------------------------------------ */
 
 static long s_parts(const char *db)
@@ -494,6 +624,21 @@ static void test_partitions_retention(void **state)
     assert_true(s_has_part("t_part", today - 10));
     assert_int_equal(vg_pg_maintain(keeper), 0);
     assert_false(s_has_part("t_part", today - 10));
+    assert_int_equal(s_metric(pg, "vigil_pg_insert_fallbacks_total"), 0);
+
+    /* both at once, either order: a stored row (fallback) and a row whose
+     * partition was dropped behind the cache (reload, recreate) */
+    vg_str_t mixed[2] = {b.recs[2], b.recs[0]};
+    for (int order = 0; order < 2; order++) {
+        assert_int_equal(vg_pg_insert(pg, mixed, 2, &ins), 0);
+        assert_int_equal(ins, 1);
+        assert_true(s_has_part("t_part", today - 10));
+        assert_int_equal(s_metric(pg, "vigil_pg_insert_fallbacks_total"), order + 1);
+        assert_int_equal(vg_pg_maintain(keeper), 0);
+        assert_false(s_has_part("t_part", today - 10));
+        mixed[0] = b.recs[0], mixed[1] = b.recs[2];
+    }
+    assert_int_equal(s_metric(pg, "vigil_pg_errors_total"), 0);
     assert_int_equal(vg_pg_maintain(keeper), 0); /* idempotent */
     assert_int_equal(s_count_all(pg), 3);
     s_batch_fini(&b);
@@ -709,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_text_and_names),         cmocka_unit_test(test_migrations_twice),
         cmocka_unit_test(test_migrations_concurrent),  cmocka_unit_test(test_insert_dedupe),
         cmocka_unit_test(test_malformed_refused),      cmocka_unit_test(test_query_get_stats),
+        cmocka_unit_test(test_insert_fallback),        cmocka_unit_test(test_json_columns),
         cmocka_unit_test(test_partitions_retention),   cmocka_unit_test(test_pool_threads),
         cmocka_unit_test(test_dsn_overrides_defaults), cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_explain_uses_indexes),   cmocka_unit_test(test_reconnect),
