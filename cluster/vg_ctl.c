@@ -700,6 +700,58 @@ static void s_warnings(s_jp_t *p, vg_ctl_doc_t *doc)
     }
 }
 
+static const s_field_t s_kafka_part_fields[] = {
+    {"topic", S_STR, offsetof(vg_ctl_kafka_part_t, topic)},
+    {"partition", S_INT, offsetof(vg_ctl_kafka_part_t, partition)},
+    {"position", S_INT, offsetof(vg_ctl_kafka_part_t, position)},
+    {"committed", S_INT, offsetof(vg_ctl_kafka_part_t, committed)},
+    {"high", S_INT, offsetof(vg_ctl_kafka_part_t, high)},
+    {"lag", S_INT, offsetof(vg_ctl_kafka_part_t, lag)},
+    {"paused", S_BOOL, offsetof(vg_ctl_kafka_part_t, paused)},
+};
+
+static const s_field_t s_kafka_fields[] = {
+    {"group", S_STR, offsetof(vg_ctl_doc_t, kafka_group)},
+    {"lag", S_INT, offsetof(vg_ctl_doc_t, kafka_lag)},
+    {"consumed", S_INT, offsetof(vg_ctl_doc_t, kafka_consumed)},
+    {"dead_letters", S_INT, offsetof(vg_ctl_doc_t, kafka_dead_letters)},
+    {"paused", S_BOOL, offsetof(vg_ctl_doc_t, kafka_paused)},
+};
+
+/* "kafka": {"group", "lag", ..., "partitions": [{...}]} of a node running
+ * the Kafka bridge. */
+static void s_kafka_json(s_jp_t *p, vg_ctl_doc_t *doc)
+{
+    bool first = true, pfirst;
+    vg_str_t key;
+    size_t cap = 0;
+    if (vg_jr_null(&p->r) || vg_jr_obj_begin(&p->r)) return;
+    doc->has_kafka = true;
+    while (vg_jr_obj_next(&p->r, &first, &key) == 1) {
+        if (s_field(p, key, s_kafka_fields, VG_ARRAY_LEN(s_kafka_fields), doc)) continue;
+        if (!vg_str_eq_c(key, "partitions") || vg_jr_arr_begin(&p->r)) {
+            vg_jr_skip(&p->r);
+            continue;
+        }
+        for (pfirst = true; vg_jr_arr_next(&p->r, &pfirst) == 1;) {
+            doc->kafka_parts = s_grow(p->arena, doc->kafka_parts, doc->n_kafka_parts, &cap,
+                                      sizeof *doc->kafka_parts);
+            vg_ctl_kafka_part_t *kp = &doc->kafka_parts[doc->n_kafka_parts++];
+            *kp = (vg_ctl_kafka_part_t){.partition = -1,
+                                        .position = -1,
+                                        .committed = -1,
+                                        .high = -1,
+                                        .lag = -1,
+                                        .paused = -1};
+            bool ofirst = true;
+            if (vg_jr_obj_begin(&p->r)) return;
+            while (vg_jr_obj_next(&p->r, &ofirst, &key) == 1)
+                if (!s_field(p, key, s_kafka_part_fields, VG_ARRAY_LEN(s_kafka_part_fields), kp))
+                    vg_jr_skip(&p->r);
+        }
+    }
+}
+
 static void s_top_key(s_jp_t *p, vg_str_t key, vg_ctl_doc_t *doc)
 {
     char k[32];
@@ -710,6 +762,8 @@ static void s_top_key(s_jp_t *p, vg_str_t key, vg_ctl_doc_t *doc)
         s_members_json(p, doc);
     else if (vg_str_eq_c(key, "warnings"))
         s_warnings(p, doc);
+    else if (vg_str_eq_c(key, "kafka"))
+        s_kafka_json(p, doc);
     else
         vg_jr_skip(&p->r);
 }
@@ -719,6 +773,8 @@ int vg_ctl_doc_parse(const char *json, size_t len, vg_arena_t *arena, vg_ctl_doc
 {
     memset(doc, 0, sizeof *doc);
     doc->node = doc->leader = doc->term = doc->map_epoch = doc->shards = doc->moved = -1;
+    doc->kafka_lag = doc->kafka_consumed = doc->kafka_dead_letters = -1;
+    doc->kafka_paused = -1;
     s_jp_t p = {.arena = arena};
     vg_jr_init(&p.r, json ? json : "", json ? len : 0, arena);
     bool first = true;

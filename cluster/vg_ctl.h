@@ -60,6 +60,13 @@ typedef struct {
     const char *state, *data_addr, *raft_addr;
 } vg_ctl_member_t;
 
+/* One partition of the Kafka bridge a node runs (status "kafka"). */
+typedef struct {
+    const char *topic;
+    int64_t partition, position, committed, high, lag; /* -1 unknown */
+    int paused;                                        /* 1, 0, -1 absent */
+} vg_ctl_kafka_part_t;
+
 /* An ADMIN answer's JSON, read leniently: unknown keys are skipped and any
  * field may be absent or null (-1 / NULL). Strings live in the arena given
  * to vg_ctl_doc_parse. */
@@ -75,6 +82,13 @@ typedef struct {
     int64_t moved;
     const char *error;      /* a refusal's message */
     const char *prometheus; /* metrics: the node's text exposition */
+    /* status of a node running the Kafka bridge ("kafka"; has_kafka) */
+    bool has_kafka;
+    const char *kafka_group;
+    int64_t kafka_lag, kafka_consumed, kafka_dead_letters;
+    int kafka_paused;
+    vg_ctl_kafka_part_t *kafka_parts;
+    size_t n_kafka_parts;
 } vg_ctl_doc_t;
 
 typedef struct {

@@ -84,6 +84,7 @@ void vg_ctl_view_members(FILE *out, const vg_ctl_doc_t *doc)
                                         s_i64(shards, m->shards), m->data_addr, m->raft_addr});
     }
     if (!doc->n_members) {
+        free(t.cells); /* the header row */
         fprintf(out, "no members%s\n", doc->has_members ? "" : " listed in the answer");
         return;
     }
@@ -98,6 +99,30 @@ static void s_answered(FILE *out, const vg_ctl_result_t *res)
         fprintf(out, " (node %u at %s sent us to the leader)", res->redirected_from,
                 res->redirected_addr);
     fputc('\n', out);
+}
+
+/* The Kafka bridge of the node asked (status "kafka"): totals, then one
+ * row per assigned partition. */
+static void s_kafka(FILE *out, const vg_ctl_doc_t *doc)
+{
+    char b1[S_CELL], b2[S_CELL], b3[S_CELL];
+    fprintf(out, "\nkafka      group %s, %zu partitions, lag %s, %s consumed, %s dead letters%s\n",
+            doc->kafka_group ? doc->kafka_group : "?", doc->n_kafka_parts,
+            s_i64(b1, doc->kafka_lag), s_i64(b2, doc->kafka_consumed),
+            s_i64(b3, doc->kafka_dead_letters), doc->kafka_paused == 1 ? " (PAUSED)" : "");
+    if (!doc->n_kafka_parts) return;
+    s_table_t t = {.n_cols = 7, .right = {false, true, true, true, true, true, false}};
+    s_row(&t, (const char *const[]){"TOPIC", "PARTITION", "POSITION", "COMMITTED", "HIGH", "LAG",
+                                    "PAUSED"});
+    for (size_t i = 0; i < doc->n_kafka_parts; i++) {
+        const vg_ctl_kafka_part_t *k = &doc->kafka_parts[i];
+        char c[5][S_CELL];
+        s_row(&t,
+              (const char *const[]){k->topic, s_i64(c[0], k->partition), s_i64(c[1], k->position),
+                                    s_i64(c[2], k->committed), s_i64(c[3], k->high),
+                                    s_i64(c[4], k->lag), s_yes(k->paused)});
+    }
+    s_print(out, &t);
 }
 
 void vg_ctl_view_status(FILE *out, const vg_ctl_doc_t *doc, const vg_ctl_result_t *res)
@@ -121,6 +146,7 @@ void vg_ctl_view_status(FILE *out, const vg_ctl_doc_t *doc, const vg_ctl_result_
     s_answered(out, res);
     fputc('\n', out);
     vg_ctl_view_members(out, doc);
+    if (doc->has_kafka) s_kafka(out, doc);
     if (doc->n_warnings) {
         fprintf(out, "\nwarnings\n");
         for (size_t i = 0; i < doc->n_warnings; i++) fprintf(out, "  ! %s\n", doc->warnings[i]);

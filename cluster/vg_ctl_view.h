@@ -10,7 +10,8 @@
 #include <stdio.h>
 
 /* The status page: leader and term, shard map epoch and size, who
- * answered, the members table, then warnings. */
+ * answered, the members table, the Kafka bridge (partitions and lag) when
+ * the node asked runs one, then warnings. */
 void vg_ctl_view_status(FILE *out, const vg_ctl_doc_t *doc, const vg_ctl_result_t *res);
 
 /* The members table alone. Columns: ID (the leader marked '*'), STATE,

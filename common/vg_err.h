@@ -26,7 +26,9 @@
     X(UNSUPPORTED, -15, "unsupported")              \
     X(AUTH, -16, "authentication required")         \
     X(FORBIDDEN, -17, "forbidden")                  \
-    X(INTERNAL, -18, "internal error")
+    X(INTERNAL, -18, "internal error")              \
+    X(RATE_LIMITED, -19, "too many requests")       \
+    X(UNPROCESSABLE, -20, "well-formed but not acceptable")
 
 typedef enum {
 #define VG__ERR_ENUM(name, value, msg) VG_ERR_##name = value,

@@ -94,18 +94,27 @@ void vg_prom_sample(vg_prom_t *p, const char *name, const char *labels, double v
 
 void vg_prom_hist(vg_prom_t *p, const char *name, const char *help, const vg_hist_t *h)
 {
-    vg_hist_t *m = (vg_hist_t *) h;
     vg_prom_header(p, name, "histogram", help);
+    vg_prom_hist_series(p, name, NULL, h);
+}
+
+void vg_prom_hist_series(vg_prom_t *p, const char *name, const char *labels, const vg_hist_t *h)
+{
+    vg_hist_t *m = (vg_hist_t *) h;
+    const char *l = labels && labels[0] ? labels : "", *sep = l[0] ? "," : "";
     uint64_t cum = 0;
     for (int i = 0; i <= h->n_bounds; i++) {
         cum += atomic_load_explicit(&m->counts[i], memory_order_relaxed);
         if (i < h->n_bounds)
-            vg_prom_printf(p, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i],
+            vg_prom_printf(p, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l, sep, h->bounds[i],
                            (unsigned long long) cum);
         else
-            vg_prom_printf(p, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) cum);
+            vg_prom_printf(p, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l, sep,
+                           (unsigned long long) cum);
     }
-    vg_prom_printf(p, "%s_sum %.9f\n%s_count %llu\n", name,
-                   (double) atomic_load_explicit(&m->sum_ns, memory_order_relaxed) / 1e9, name,
+    const char *lb = l[0] ? "{" : "", *rb = l[0] ? "}" : "";
+    vg_prom_printf(p, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, lb, l, rb,
+                   (double) atomic_load_explicit(&m->sum_ns, memory_order_relaxed) / 1e9, name, lb,
+                   l, rb,
                    (unsigned long long) atomic_load_explicit(&m->count, memory_order_relaxed));
 }

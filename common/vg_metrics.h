@@ -57,6 +57,9 @@ void vg_prom_header(vg_prom_t *p, const char *name, const char *type, const char
 void vg_prom_sample(vg_prom_t *p, const char *name, const char *labels, double value);
 /* The _bucket/_sum/_count series of a histogram (header included). */
 void vg_prom_hist(vg_prom_t *p, const char *name, const char *help, const vg_hist_t *h);
+/* The same series without the header, with labels ("k=\"v\"", may be
+ * NULL): one histogram of a labelled family. */
+void vg_prom_hist_series(vg_prom_t *p, const char *name, const char *labels, const vg_hist_t *h);
 void vg_prom_printf(vg_prom_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,8 +2,10 @@
  * `vigil-node --gateway`, routing every transaction to the node that owns
  * its shard (learned from the cluster). Several may run at once. */
 #include "vg_api.h"
+#include "vg_auth.h"
 #include "vg_err.h"
 #include "vg_http.h"
+#include "vg_kafka.h"
 #include "vg_log.h"
 #include "vg_pg.h"
 #include "vg_router.h"
@@ -18,9 +20,13 @@
 
 typedef struct {
     const char *http, *cluster, *log_level, *store, *pg_dsn;
+    const char *auth, *jwt_secret, *cors_origins, *dashboard_dir;
+    double rate_limit, rate_burst;
+    int token_ttl_s;
     int http_threads, pg_pool;
     size_t max_body;
     uint32_t max_items;
+    vg_kafka_bridge_config_t kafka; /* --kafka-*: the consumer bridge */
 } s_cfg_t;
 
 /* The gateway: the router, and with --store postgres the shared anomaly
@@ -31,6 +37,7 @@ typedef struct {
     pthread_mutex_t pg_mu;
     vg_pg_t *pg;
     uint64_t pg_next_try_ns;
+    vg_kafka_bridge_t *bridge; /* set before HTTP starts, stopped after it */
 } s_gw_t;
 
 /* The store connection, or NULL (queries answer 503) while PostgreSQL is
@@ -71,9 +78,62 @@ static void s_usage(FILE *out)
                  "  --http-threads N     HTTP worker threads (default 16)\n"
                  "  --max-body SIZE      largest request body in bytes (default 8388608)\n"
                  "  --max-items N        most transactions per request (default 10000)\n"
+                 "  --auth on|off        API authentication (default on; env VIGIL_AUTH): JWT\n"
+                 "                       bearer tokens from POST /v1/auth/token or API keys;\n"
+                 "                       roles admin, analyst, ingest (README \"Security\")\n"
+                 "  --jwt-secret S       HS256 secret, >= 32 bytes (env VIGIL_JWT_SECRET;\n"
+                 "                       default: one generated once for the cluster)\n"
+                 "  --token-ttl SECONDS  token lifetime (default 3600)\n"
+                 "  --rate-limit N       requests/s per user or API key (default 2000; -1 off)\n"
+                 "  --rate-burst N       token bucket size (default 2 x rate)\n"
+                 "  --cors-origins LIST  browser origins allowed: * or a comma list (env\n"
+                 "                       VIGIL_CORS_ORIGINS; default none)\n"
+                 "  --dashboard-dir DIR  the built dashboard served at / (env\n"
+                 "                       VIGIL_DASHBOARD_DIR; default frontend/dist if built)\n"
+                 "  The first start creates user admin: VIGIL_ADMIN_PASSWORD, or a generated\n"
+                 "  password printed once.\n"
+                 "  --kafka-brokers HOSTS  Kafka bootstrap servers; with --kafka-topics the\n"
+                 "                       gateway consumes transactions (README \"Kafka\")\n"
+                 "  --kafka-topics LIST  topics to consume (JSON or msgpack transactions)\n"
+                 "  --kafka-group G      consumer group (default vigil)\n"
+                 "  --kafka-dlq-topic T  dead letters (default vigil.dlq)\n"
+                 "  --kafka-verdicts-topic T  also publish every verdict (default none)\n"
+                 "  --kafka-tx-topic T   also publish the validated transactions (msgpack)\n"
+                 "  --kafka-options K=V,...  extra librdkafka properties (security, timeouts)\n"
+                 "                       (each also VIGIL_KAFKA_<NAME>, e.g. VIGIL_KAFKA_BROKERS)\n"
                  "  --log-level LEVEL    error, warn, info, debug (default info)\n"
                  "  -h, --help           this text;  --version  the version\n"
                  "Exit status: 0 after SIGINT/SIGTERM, 1 when it cannot start, 2 usage error.\n");
+}
+
+/* The field of --kafka-NAME (NULL: no such option). */
+static const char **s_kafka_field(vg_kafka_bridge_config_t *k, const char *name)
+{
+    const char **f = !strcmp(name, "brokers")          ? &k->brokers
+                     : !strcmp(name, "topics")         ? &k->topics
+                     : !strcmp(name, "group")          ? &k->group
+                     : !strcmp(name, "dlq-topic")      ? &k->dlq_topic
+                     : !strcmp(name, "verdicts-topic") ? &k->verdicts_topic
+                     : !strcmp(name, "tx-topic")       ? &k->tx_topic
+                     : !strcmp(name, "options")        ? &k->options
+                                                       : NULL;
+    return f;
+}
+
+/* VIGIL_KAFKA_BROKERS etc. */
+static void s_kafka_env(vg_kafka_bridge_config_t *k)
+{
+    static const char *const names[] = {"brokers",        "topics",   "group",  "dlq-topic",
+                                        "verdicts-topic", "tx-topic", "options"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char env[64] = "VIGIL_KAFKA_";
+        for (const char *p = names[i]; *p; p++) {
+            size_t n = strlen(env);
+            env[n] = *p == '-' ? '_' : (char) (*p - 'a' + 'A');
+            env[n + 1] = 0;
+        }
+        if (getenv(env)) *s_kafka_field(k, names[i]) = getenv(env);
+    }
 }
 
 static int s_parse(int argc, char **argv, s_cfg_t *c)
@@ -87,6 +147,15 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
     c->http_threads = 16;
     c->max_body = 8u << 20;
     c->max_items = 10000;
+    c->auth = getenv("VIGIL_AUTH") ? getenv("VIGIL_AUTH") : "on";
+    c->jwt_secret = getenv("VIGIL_JWT_SECRET");
+    c->cors_origins = getenv("VIGIL_CORS_ORIGINS");
+    c->dashboard_dir = getenv("VIGIL_DASHBOARD_DIR");
+    c->rate_limit = 2000;
+    c->rate_burst = 0;
+    c->token_ttl_s = 3600;
+    c->kafka = (vg_kafka_bridge_config_t){0};
+    s_kafka_env(&c->kafka);
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return s_usage(stdout), 1;
@@ -96,7 +165,10 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
                            "vigil-gateway: %s: needs a value (or unknown option; see --help)\n", a),
                    -1;
         char *end;
-        if (!strcmp(a, "--cluster"))
+        const char **kf = !strncmp(a, "--kafka-", 8) ? s_kafka_field(&c->kafka, a + 8) : NULL;
+        if (kf)
+            *kf = v;
+        else if (!strcmp(a, "--cluster"))
             c->cluster = v;
         else if (!strcmp(a, "--http"))
             c->http = v;
@@ -106,8 +178,21 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
             c->store = v;
         else if (!strcmp(a, "--pg-dsn"))
             c->pg_dsn = v;
-        else if (!strcmp(a, "--pg-pool") && (c->pg_pool = (int) strtol(v, &end, 10)) > 0 &&
-                 c->pg_pool <= 64 && !*end) {
+        else if (!strcmp(a, "--auth"))
+            c->auth = v;
+        else if (!strcmp(a, "--jwt-secret"))
+            c->jwt_secret = v;
+        else if (!strcmp(a, "--cors-origins"))
+            c->cors_origins = v;
+        else if (!strcmp(a, "--dashboard-dir"))
+            c->dashboard_dir = v;
+        else if (!strcmp(a, "--rate-limit") &&
+                 ((c->rate_limit = strtod(v, &end)) > 0 || c->rate_limit == -1) && !*end) {
+        } else if (!strcmp(a, "--rate-burst") && (c->rate_burst = strtod(v, &end)) >= 0 && !*end) {
+        } else if (!strcmp(a, "--token-ttl") && (c->token_ttl_s = (int) strtol(v, &end, 10)) > 0 &&
+                   !*end) {
+        } else if (!strcmp(a, "--pg-pool") && (c->pg_pool = (int) strtol(v, &end, 10)) > 0 &&
+                   c->pg_pool <= 64 && !*end) {
         } else if (!strcmp(a, "--http-threads") &&
                    (c->http_threads = (int) strtol(v, &end, 10)) > 0 && !*end) {
         } else if (!strcmp(a, "--max-body") && (c->max_body = strtoull(v, &end, 10)) > 0 && !*end) {
@@ -119,10 +204,14 @@ static int s_parse(int argc, char **argv, s_cfg_t *c)
                            v),
                    -1;
     }
+    if (strcmp(c->auth, "on") && strcmp(c->auth, "off"))
+        return fprintf(stderr, "vigil-gateway: --auth: must be on or off\n"), -1;
     if (strcmp(c->store, "lmdb") && strcmp(c->store, "postgres"))
         return fprintf(stderr, "vigil-gateway: --store: must be lmdb or postgres\n"), -1;
     if (!strcmp(c->store, "postgres") && (!c->pg_dsn || !*c->pg_dsn))
         return fprintf(stderr, "vigil-gateway: --pg-dsn: required with --store postgres\n"), -1;
+    if (c->kafka.topics && *c->kafka.topics && (!c->kafka.brokers || !*c->kafka.brokers))
+        return fprintf(stderr, "vigil-gateway: --kafka-topics: needs --kafka-brokers\n"), -1;
     if (!c->cluster || !*c->cluster)
         return fprintf(stderr, "vigil-gateway: --cluster: required (a member's host:port)\n"), -1;
     vg_log_level lv;
@@ -188,9 +277,29 @@ static void s_metrics(void *ctx, vg_prom_t *p)
 {
     s_gw_t *g = ctx;
     vg_router_metrics(g->router, p);
+    vg_kafka_metrics(g->bridge, NULL, p);
     pthread_mutex_lock(&g->pg_mu);
     if (g->pg) vg_pg_metrics(g->pg, p);
     pthread_mutex_unlock(&g->pg_mu);
+}
+
+/* Every member answers ADMIN alerts.* for its own alerts. */
+static int s_admin_all(void *ctx, const char *cmd, const char *arg,
+                       int (*fn)(void *fctx, uint32_t node, int code, const char *json, size_t len),
+                       void *fctx)
+{
+    return vg_router_admin_all(((s_gw_t *) ctx)->router, cmd, arg, fn, fctx);
+}
+
+/* GET /v1/cluster: this gateway's Kafka bridge, when it runs one. */
+static void s_cluster_extra(void *ctx, vg_jw_t *w)
+{
+    s_gw_t *g = ctx;
+    if (!g->bridge) return;
+    vg_jw_obj_begin(w);
+    vg_jw_key(w, "kafka");
+    vg_kafka_bridge_status_json(g->bridge, w);
+    vg_jw_obj_end(w);
 }
 
 int main(int argc, char **argv)
@@ -210,6 +319,8 @@ int main(int argc, char **argv)
     pthread_mutex_init(&gw.pg_mu, NULL);
     if (!strcmp(cfg.store, "postgres")) (void) s_pg(&gw); /* connect now if it is there */
     vg_api_backend_t be = {.ctx = &gw,
+                           .admin_all = s_admin_all,
+                           .cluster_extra = s_cluster_extra,
                            .score = s_score,
                            .anomaly_query = s_query,
                            .anomaly_get = s_get,
@@ -219,10 +330,37 @@ int main(int argc, char **argv)
                            .ready = s_ready,
                            .metrics = s_metrics};
     vg_http_config_t hc = {.listen = cfg.http, .threads = cfg.http_threads};
-    vg_api_t *api =
-        vg_api_serve(&(vg_api_config_t){cfg.max_body, cfg.max_items}, &be, &hc, err, sizeof err);
-    if (!api) {
+    vg_admin_t *admin = NULL;
+    vg_auth_t *auth = NULL;
+    vg_auth_config_t ac = {.secret = cfg.jwt_secret,
+                           .token_ttl_s = cfg.token_ttl_s,
+                           .rate = cfg.rate_limit,
+                           .burst = cfg.rate_burst};
+    if (vg_auth_setup(cfg.cluster, cfg.auth, &ac, &admin, &auth, err, sizeof err)) {
         fprintf(stderr, "vigil-gateway: %s\n", err);
+        vg_router_destroy(&router);
+        return 1;
+    }
+    char dash[512] = "";
+    if (cfg.dashboard_dir) snprintf(dash, sizeof dash, "%s", cfg.dashboard_dir);
+    if (!dash[0]) vg_api_default_dashboard_dir(dash, sizeof dash);
+    vg_api_config_t apc = {.max_body = cfg.max_body,
+                           .max_items = cfg.max_items,
+                           .auth = auth,
+                           .admin = admin,
+                           .cors_origins = cfg.cors_origins,
+                           .dashboard_dir = dash[0] ? dash : NULL};
+    cfg.kafka.score = s_score;
+    cfg.kafka.score_ctx = &gw;
+    bool kafka = cfg.kafka.topics && *cfg.kafka.topics;
+    vg_api_t *api = NULL;
+    if (!kafka || !vg_kafka_bridge_start(&cfg.kafka, &gw.bridge, err, sizeof err))
+        api = vg_api_serve(&apc, &be, &hc, err, sizeof err);
+    if (!api) {
+        vg_kafka_bridge_stop(&gw.bridge);
+        fprintf(stderr, "vigil-gateway: %s\n", err);
+        vg_auth_destroy(&auth);
+        vg_admin_destroy(&admin);
         vg_router_destroy(&router);
         return 1;
     }
@@ -231,7 +369,10 @@ int main(int argc, char **argv)
     while ((sig = vg_signals_wait(-1)) == 0) {
     }
     vg_info("gateway", "signal %d: stopping", sig);
-    vg_api_destroy(&api); /* stops HTTP first: in-flight requests finish */
+    vg_api_destroy(&api);             /* stops HTTP first: in-flight requests finish */
+    vg_kafka_bridge_stop(&gw.bridge); /* finishes its batches through the router */
+    vg_auth_destroy(&auth);
+    vg_admin_destroy(&admin);
     vg_router_destroy(&router);
     vg_pg_close(&gw.pg);
     pthread_mutex_destroy(&gw.pg_mu);

@@ -3,6 +3,7 @@
  * records the per-route metrics. Per-thread buffers make the ingest path
  * allocation-free once warm. */
 #include "vg_api.h"
+#include "vg_api_internal.h"
 
 #include "vg_anomaly_json.h"
 
@@ -21,69 +22,13 @@
 
 /* ---- routes and metrics ------------------------------------------------ */
 
-#define S_ROUTES(X)                                     \
-    X(TRANSACTIONS, "/v1/transactions", "transactions") \
-    X(ANOMALIES, "/v1/anomalies", "anomalies")          \
-    X(STATS, "/v1/stats/anomalies", "stats")            \
-    X(RULES, "/v1/rules", "rules")                      \
-    X(MODELS, "/v1/models", "models")                   \
-    X(HEALTHZ, "/healthz", "healthz")                   \
-    X(READYZ, "/readyz", "readyz")                      \
-    X(METRICS, "/metrics", "metrics")                   \
-    X(ROOT, "/", "root")
+typedef vg__api_thread_t s_thread_t;
+typedef vg__api_item_t s_item_t;
+#define S_ITEM_TX  VG__ITEM_TX
+#define S_ITEM_ERR VG__ITEM_ERR
 
-enum {
-#define S_ROUTE_ENUM(ID, path, label) R_##ID,
-    S_ROUTES(S_ROUTE_ENUM)
-#undef S_ROUTE_ENUM
-        R_COUNT
-};
-
-static const int s_codes[] = {200, 400, 401, 403, 404, 405, 413, 415, 500, 503, 504};
-#define S_N_CODES ((int) VG_ARRAY_LEN(s_codes))
-
-typedef struct s_route s_route_t;
-
-typedef struct {
-    vg_api_t *api;
-    int id;
-} s_route_ref_t;
-
-struct vg_api {
-    vg_api_config_t cfg;
-    vg_api_backend_t be;
-    s_route_ref_t refs[R_COUNT];
-    pthread_key_t tls;
-    vg_counter_t m_requests[R_COUNT][S_N_CODES + 1];
-    vg_counter_t m_tx_accepted, m_tx_rejected;
-    vg_hist_t m_latency[R_COUNT];
-    uint64_t started_ns;
-    vg_http_server_t *http; /* owned when started by vg_api_serve */
-};
-
-/* Per-thread scratch, reused across requests. */
-typedef enum { S_ITEM_TX, S_ITEM_ERR } s_item_kind;
-
-typedef struct {
-    uint8_t kind;
-    uint32_t pos; /* index into txs (TX) or errs (ERR) */
-} s_item_t;
-
-typedef struct {
-    char *body;
-    size_t body_cap;
-    vg_arena_t arena;
-    vg_tx_t *txs;
-    vg_verdict_t *verdicts;
-    uint32_t n_txs, cap_txs;
-    vg_perr_t *errs;
-    vg_str_t *err_ids;
-    uint32_t n_errs, cap_errs;
-    s_item_t *items;
-    uint32_t n_items, cap_items;
-    vg_jw_t jw;
-    int status; /* of the reply being sent */
-} s_thread_t;
+static const int s_codes[VG__API_N_CODES] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
+                                             413, 415, 422, 429, 500, 503, 504, 431};
 
 static void s_thread_free(void *p)
 {
@@ -121,8 +66,11 @@ int vg_api_status_of(int err)
     case VG_ERR_AUTH: return 401;
     case VG_ERR_FORBIDDEN: return 403;
     case VG_ERR_NOT_FOUND: return 404;
+    case VG_ERR_EXISTS: return 409;
     case VG_ERR_TOO_LARGE: return 413;
     case VG_ERR_UNSUPPORTED: return 415;
+    case VG_ERR_UNPROCESSABLE: return 422;
+    case VG_ERR_RATE_LIMITED: return 429;
     case VG_ERR_TIMEOUT: return 504;
     case VG_ERR_CLOSED:
     case VG_ERR_FULL:
@@ -136,6 +84,11 @@ static void s_send(vg_http_conn_t *c, s_thread_t *t, int status, const char *typ
                    size_t len, const char *extra)
 {
     t->status = status;
+    char both[1024];
+    if (t->cors[0]) {
+        snprintf(both, sizeof both, "%s%s", extra ? extra : "", t->cors);
+        extra = both;
+    }
     vg_http_respond(c, status, type, body, len, extra);
 }
 
@@ -155,6 +108,18 @@ static void s_error_obj(vg_jw_t *w, int err, const char *field, int32_t index, c
     vg_jw_obj_end(w);
 }
 
+/* Sends {"error":{...}} with status and extra header lines. */
+static void s_error_send(vg_http_conn_t *c, s_thread_t *t, int err, int status, const char *field,
+                         int32_t index, const char *msg, const char *extra)
+{
+    vg_jw_reset(&t->jw);
+    vg_jw_obj_begin(&t->jw);
+    vg_jw_key(&t->jw, "error");
+    s_error_obj(&t->jw, err, field, index, msg);
+    vg_jw_obj_end(&t->jw);
+    s_send(c, t, status, "application/json", t->jw.buf, t->jw.len, extra);
+}
+
 /* The one error reply: status from the vg_err, body {"error":{...}}. */
 static void s_error(vg_http_conn_t *c, s_thread_t *t, int err, const char *field, int32_t index,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -166,12 +131,7 @@ static void s_error(vg_http_conn_t *c, s_thread_t *t, int err, const char *field
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    vg_jw_reset(&t->jw);
-    vg_jw_obj_begin(&t->jw);
-    vg_jw_key(&t->jw, "error");
-    s_error_obj(&t->jw, err, field, index, msg);
-    vg_jw_obj_end(&t->jw);
-    s_send_json(c, t, vg_api_status_of(err));
+    s_error_send(c, t, err, vg_api_status_of(err), field, index, msg, NULL);
 }
 
 static void s_perr_reply(vg_http_conn_t *c, s_thread_t *t, const vg_perr_t *e)
@@ -180,22 +140,109 @@ static void s_perr_reply(vg_http_conn_t *c, s_thread_t *t, const vg_perr_t *e)
     s_error(c, t, e->code, e->field, e->index, "%s", vg_perr_str(e, msg, sizeof msg));
 }
 
+/* Is m one of the comma-separated methods of allowed (GET admits HEAD)? */
+static bool s_method_in(const char *m, const char *allowed)
+{
+    size_t n = strlen(m);
+    for (const char *p = allowed; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        if ((len == n && strncmp(p, m, n) == 0) ||
+            (len == 3 && strncmp(p, "GET", 3) == 0 && strcmp(m, "HEAD") == 0))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
 static bool s_method(vg_http_conn_t *c, s_thread_t *t, const char *want)
 {
     const char *m = vg_http_method(c);
-    if (strcmp(m, want) == 0 || (strcmp(want, "GET") == 0 && strcmp(m, "HEAD") == 0)) return true;
-    char allow[64];
+    if (s_method_in(m, want)) return true;
+    char allow[96], msg[160];
     snprintf(allow, sizeof allow, "Allow: %s\r\n", want);
-    t->status = 405;
-    vg_jw_reset(&t->jw);
-    vg_jw_obj_begin(&t->jw);
-    vg_jw_key(&t->jw, "error");
-    char msg[96];
     snprintf(msg, sizeof msg, "method %s not allowed; use %s", m, want);
-    s_error_obj(&t->jw, VG_ERR_UNSUPPORTED, NULL, -1, msg);
-    vg_jw_obj_end(&t->jw);
-    vg_http_respond(c, 405, "application/json", t->jw.buf, t->jw.len, allow);
+    s_error_send(c, t, VG_ERR_UNSUPPORTED, 405, NULL, -1, msg, allow);
     return false;
+}
+
+/* ---- shared with the other API files (vg_api_internal.h) ---------------- */
+
+void vg__api_error(vg_http_conn_t *c, vg__api_thread_t *t, int err, const char *field,
+                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s_error_send(c, t, err, vg_api_status_of(err), field, -1, msg, NULL);
+}
+
+void vg__api_retry_later(vg_http_conn_t *c, vg__api_thread_t *t, int retry_s, const char *msg)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_s);
+    s_error_send(c, t, VG_ERR_RATE_LIMITED, 429, NULL, -1, msg, extra);
+}
+
+void vg__api_send(vg_http_conn_t *c, vg__api_thread_t *t, int status, const char *type,
+                  const char *body, size_t len, const char *extra)
+{
+    s_send(c, t, status, type, body, len, extra);
+}
+
+void vg__api_send_json(vg_http_conn_t *c, vg__api_thread_t *t, int status)
+{
+    s_send_json(c, t, status);
+}
+
+bool vg__api_method(vg_http_conn_t *c, vg__api_thread_t *t, const char *allowed)
+{
+    return s_method(c, t, allowed);
+}
+
+/* Content types a JSON endpoint takes: none, any JSON, or curl's default
+ * form type (curl -d without -H). */
+static bool s_json_type(vg_http_conn_t *c)
+{
+    const char *ct = vg_http_header(c, "Content-Type");
+    return !ct || !*ct || strstr(ct, "json") ||
+           strncmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+bool vg__api_raw_body(vg_http_conn_t *c, vg__api_thread_t *t, size_t max, size_t *len)
+{
+    int rc = vg_http_read_body(c, max, &t->body, &t->body_cap, len);
+    if (rc == VG_ERR_TOO_LARGE) {
+        s_error(c, t, rc, NULL, -1, "request body larger than %zu bytes", max);
+        return false;
+    }
+    if (rc) {
+        s_error(c, t, VG_ERR_PARSE, NULL, -1, "could not read the request body");
+        return false;
+    }
+    return true;
+}
+
+json_t *vg__api_json_body(vg_http_conn_t *c, vg__api_thread_t *t, size_t max)
+{
+    if (!s_json_type(c)) {
+        s_error(c, t, VG_ERR_UNSUPPORTED, "Content-Type", -1,
+                "Content-Type must be application/json");
+        return NULL;
+    }
+    size_t len;
+    if (!vg__api_raw_body(c, t, max, &len)) return NULL;
+    json_error_t jerr;
+    json_t *o = json_loadb(t->body ? t->body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        s_error(c, t, VG_ERR_PARSE, NULL, -1, "body: a JSON object is required%s%s", o ? "" : ": ",
+                o ? "" : jerr.text);
+        return NULL;
+    }
+    return o;
 }
 
 /* ---- POST /v1/transactions ---------------------------------------------- */
@@ -237,25 +284,6 @@ static int s_collect(void *arg, uint32_t index, const vg_tx_t *tx, const vg_perr
     return 0;
 }
 
-static void s_reasons_json(vg_jw_t *w, const vg_reason_t *r, unsigned n)
-{
-    vg_jw_key(w, "reasons");
-    vg_anomaly_reasons_json(w, r, n);
-}
-
-static void s_verdict_json(vg_jw_t *w, const vg_verdict_t *v)
-{
-    vg_jw_obj_begin(w);
-    vg_jw_kstr(w, "id", v->id);
-    vg_jw_kcstr(w, "decision", vg_decision_name(v->decision));
-    vg_jw_kbool(w, "anomaly", v->anomaly);
-    vg_jw_knum(w, "score", v->score);
-    s_reasons_json(w, v->reasons, v->n_reasons);
-    if (v->flags & VG_VERDICT_F_DUPLICATE) vg_jw_kbool(w, "duplicate", true);
-    if (v->flags & VG_VERDICT_F_LATE) vg_jw_kbool(w, "late", true);
-    vg_jw_obj_end(w);
-}
-
 /* One result: the verdict, or {"index","id","error"} for a rejected or
  * unscored item. */
 static void s_result_json(vg_jw_t *w, const s_thread_t *t, uint32_t index)
@@ -263,7 +291,7 @@ static void s_result_json(vg_jw_t *w, const s_thread_t *t, uint32_t index)
     const s_item_t *it = &t->items[index];
     const vg_verdict_t *v = it->kind == S_ITEM_TX ? &t->verdicts[it->pos] : NULL;
     if (v && !v->status) {
-        s_verdict_json(w, v);
+        vg_verdict_json(w, v);
         return;
     }
     char msg[300];
@@ -294,6 +322,11 @@ static vg_txj_shape s_shape_of(vg_http_conn_t *c)
 static void s_transactions(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
     if (!s_method(c, t, "POST")) return;
+    if (!s_json_type(c)) {
+        s_error(c, t, VG_ERR_UNSUPPORTED, "Content-Type", -1,
+                "Content-Type must be application/json or application/x-ndjson");
+        return;
+    }
     size_t len;
     int rc = vg_http_read_body(c, api->cfg.max_body, &t->body, &t->body_cap, &len);
     if (rc == VG_ERR_TOO_LARGE) {
@@ -319,11 +352,13 @@ static void s_transactions(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     if (res.shape == VG_TXJ_ONE) {
         if (t->n_errs) {
             t->errs[0].index = -1; /* a single object has no index */
+            /* well-formed JSON that breaks the schema: 422 */
+            if (t->errs[0].code == VG_ERR_INVALID) t->errs[0].code = VG_ERR_UNPROCESSABLE;
             s_perr_reply(c, t, &t->errs[0]);
         } else if (score_rc) {
             s_error(c, t, score_rc, NULL, -1, "transaction not scored: %s", vg_strerror(score_rc));
         } else {
-            s_verdict_json(&t->jw, &t->verdicts[0]);
+            vg_verdict_json(&t->jw, &t->verdicts[0]);
             s_send_json(c, t, 200);
         }
         return;
@@ -339,31 +374,16 @@ static void s_transactions(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 
 /* ---- GET /v1/anomalies[/{id}] ------------------------------------------ */
 
-static void s_anomaly_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
+static void s_anomaly_json(vg_api_t *api, vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
 {
     vg_jw_obj_begin(w);
-    vg_jw_kstr(w, "id", a->id);
-    vg_jw_kstr(w, "user_id", a->user_id);
-    vg_jw_key(w, "timestamp");
-    vg_jw_ts(w, a->ts_ms);
-    vg_jw_key(w, "detected_at");
-    vg_jw_ts(w, a->detected_ms);
-    vg_jw_knum(w, "score", a->score);
-    vg_jw_kcstr(w, "severity", vg_severity_name(a->severity));
-    vg_jw_kcstr(w, "decision", vg_decision_name(a->decision));
-    vg_jw_knum(w, "amount", a->tx.amount);
-    vg_jw_kcstr(w, "currency", a->tx.currency);
-    s_reasons_json(w, a->reasons, a->n_reasons);
-    if (details) {
-        vg_jw_key(w, "transaction");
-        vg_anomaly_tx_json(w, &a->tx);
-        vg_jw_key(w, "features");
-        vg_anomaly_features_json(w, a);
-    }
+    vg_anomaly_rec_json_fields(w, a, details);
+    vg__api_label_of(api, a->id, w);
     vg_jw_obj_end(w);
 }
 
 typedef struct {
+    vg_api_t *api;
     vg_jw_t *w;
     bool details;
 } s_emit_ctx_t;
@@ -371,7 +391,7 @@ typedef struct {
 static int s_emit_anomaly(void *arg, const vg_anomaly_rec_t *rec)
 {
     s_emit_ctx_t *e = arg;
-    s_anomaly_json(e->w, rec, e->details);
+    s_anomaly_json(e->api, e->w, rec, e->details);
     return 0;
 }
 
@@ -452,7 +472,7 @@ static bool s_query_params(vg_http_conn_t *c, s_thread_t *t, vg_anomaly_query_t 
 
 static void s_anomaly_one(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t, const char *id)
 {
-    s_emit_ctx_t e = {&t->jw, true};
+    s_emit_ctx_t e = {api, &t->jw, true};
     int rc = api->be.anomaly_get(api->be.ctx, vg_str_c(id), s_emit_anomaly, &e);
     if (rc == VG_ERR_NOT_FOUND) {
         s_error(c, t, rc, "id", -1, "no anomaly with id '%s'", id);
@@ -467,13 +487,28 @@ static void s_anomaly_one(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t, const
 
 static void s_anomalies(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
-    if (!s_method(c, t, "GET")) return;
     const char *path = vg_http_path(c);
     const char *prefix = "/v1/anomalies";
     if (path[strlen(prefix)] == '/' && path[strlen(prefix) + 1]) {
-        s_anomaly_one(api, c, t, path + strlen(prefix) + 1);
+        const char *id = path + strlen(prefix) + 1;
+        size_t n = strlen(id);
+        if (n > 6 && strcmp(id + n - 6, "/label") == 0) { /* POST /v1/anomalies/{id}/label */
+            if (!s_method(c, t, "POST")) return;
+            char buf[VG_TX_ID_MAX + 1];
+            if (n - 6 > VG_TX_ID_MAX) {
+                s_error(c, t, VG_ERR_NOT_FOUND, "id", -1, "no anomaly with such a long id");
+                return;
+            }
+            memcpy(buf, id, n - 6);
+            buf[n - 6] = 0;
+            vg__api_label_post(api, c, t, buf);
+            return;
+        }
+        if (!s_method(c, t, "GET")) return;
+        s_anomaly_one(api, c, t, id);
         return;
     }
+    if (!s_method(c, t, "GET")) return;
     vg_anomaly_query_t q;
     vg_anomaly_query_init(&q);
     q.limit = 50;
@@ -482,7 +517,7 @@ static void s_anomalies(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
     vg_jw_obj_begin(&t->jw);
     vg_jw_key(&t->jw, "anomalies");
     vg_jw_arr_begin(&t->jw);
-    s_emit_ctx_t e = {&t->jw, false};
+    s_emit_ctx_t e = {api, &t->jw, false};
     int rc = api->be.anomaly_query(api->be.ctx, &q, s_emit_anomaly, &e, next, sizeof next);
     if (rc == VG_ERR_INVALID) {
         s_error(c, t, rc, "cursor", -1, "cursor: not a cursor returned by this API");
@@ -578,7 +613,8 @@ static void s_stats(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
  * errors, summed over the nodes. */
 static void s_rules(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
-    if (!s_method(c, t, "GET")) return;
+    if (vg__api_rules_admin(api, c, t)) return;
+    if (!s_method(c, t, "GET,POST")) return;
     if (!api->be.rules_stats) {
         s_error(c, t, VG_ERR_UNSUPPORTED, NULL, -1, "rules are not available here");
         return;
@@ -594,7 +630,8 @@ static void s_rules(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 /* GET /v1/models: the model versions in use; active vs shadow counters. */
 static void s_models(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
-    if (!s_method(c, t, "GET")) return;
+    if (vg__api_models_admin(api, c, t)) return;
+    if (!s_method(c, t, "GET,POST")) return;
     if (!api->be.models_stats) {
         s_error(c, t, VG_ERR_UNSUPPORTED, NULL, -1, "models are not available here");
         return;
@@ -626,20 +663,20 @@ static void s_readyz(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
     static const char *labels[] = {
-#define S_ROUTE_LABEL(ID, path, label) label,
-        S_ROUTES(S_ROUTE_LABEL)
+#define S_ROUTE_LABEL(ID, path, label, access) label,
+        VG__API_ROUTES(S_ROUTE_LABEL)
 #undef S_ROUTE_LABEL
     };
     vg_prom_t p;
     vg_prom_init(&p);
     vg_prom_header(&p, "vigil_http_requests_total", "counter",
                    "HTTP requests by route and status.");
-    for (int r = 0; r < R_COUNT; r++)
-        for (int k = 0; k <= S_N_CODES; k++) {
+    for (int r = 0; r < VG__R_COUNT; r++)
+        for (int k = 0; k <= VG__API_N_CODES; k++) {
             uint64_t n = vg_counter_get(&api->m_requests[r][k]);
             if (!n) continue;
             char code[16], l[96];
-            if (k < S_N_CODES)
+            if (k < VG__API_N_CODES)
                 snprintf(code, sizeof code, "%d", s_codes[k]);
             else
                 snprintf(code, sizeof code, "other");
@@ -648,7 +685,7 @@ static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
         }
     vg_prom_hist(&p, "vigil_http_request_duration_seconds",
                  "POST /v1/transactions latency (parse, score, commit, reply).",
-                 &api->m_latency[R_TRANSACTIONS]);
+                 &api->m_latency[VG__R_TRANSACTIONS]);
     vg_prom_header(&p, "vigil_ingest_transactions_total", "counter",
                    "Transactions received over HTTP by outcome.");
     vg_prom_sample(&p, "vigil_ingest_transactions_total", "outcome=\"accepted\"",
@@ -660,71 +697,177 @@ static void s_metrics(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
                    "Accepted transactions per second since start.");
     vg_prom_sample(&p, "vigil_ingest_tx_per_second", NULL,
                    up > 0 ? (double) vg_counter_get(&api->m_tx_accepted) / up : 0);
+    if (api->cfg.auth) vg_auth_metrics(api->cfg.auth, &p);
     if (api->be.metrics) api->be.metrics(api->be.ctx, &p);
     s_send(c, t, 200, "text/plain; version=0.0.4", p.buf ? p.buf : "", p.len, NULL);
     vg_prom_fini(&p);
 }
 
+/* Shown at / when the dashboard is not built (frontend/: make). */
 static const char s_index_html[] =
     "<!doctype html><html><head><meta charset=utf-8><title>Vigil</title>"
-    "<style>body{font:14px "
-    "system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-    "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-    "<h1>Vigil</h1><p>Latest anomalies (refreshes every 2 s). API: "
-    "<a href=/v1/anomalies>/v1/anomalies</a> · <a href=/v1/stats/anomalies>/v1/stats/anomalies</a> "
-    "· "
-    "<a href=/metrics>/metrics</a> · <a href=/readyz>/readyz</a></p>"
-    "<table><thead><tr><th>time</th><th>user</th><th>amount</th><th>score</th><th>decision</th>"
-    "<th>reasons</th></tr></thead><tbody id=rows></tbody></table><script>"
-    "async function load(){const r=await fetch('/v1/anomalies?limit=25');const j=await r.json();"
-    "const "
-    "esc=s=>String(s).replace(/[&<>\"]/"
-    "g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'}[c]));"
-    "document.getElementById('rows').innerHTML=j.anomalies.map(a=>'<tr><td>'+esc(a.timestamp)+'</"
-    "td><td>'"
-    "+esc(a.user_id)+'</td><td>'+esc(a.amount)+' '+esc(a.currency)+'</td><td>'+a.score.toFixed(2)+"
-    "'</td><td>'+esc(a.decision)+'</td><td>'+a.reasons.map(x=>esc(x.detector)+' "
-    "('+esc(x.feature)+')')"
-    ".join(', ')+'</td></tr>').join('')}load();setInterval(load,2000)</script></body></html>";
+    "<style>body{font:15px system-ui,sans-serif;margin:3em;max-width:46em;color:#222}"
+    "code{background:#f3f3f3;padding:.1em .3em}</style></head><body><h1>Vigil</h1>"
+    "<p>The dashboard is not built on this machine: run <code>make</code> (it builds "
+    "<code>frontend/</code>) and restart, or start the gateway with <code>--dashboard-dir</code>."
+    "</p><p>The REST API is described at <a href=/v1/openapi.json>/v1/openapi.json</a>; get a "
+    "token with <code>POST /v1/auth/token</code>. Health: <a href=/readyz>/readyz</a>, metrics: "
+    "<a href=/metrics>/metrics</a>.</p></body></html>";
 
 static void s_root(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
 {
-    (void) api;
     const char *path = vg_http_path(c);
+    if (strcmp(vg_http_method(c), "GET") != 0 && strcmp(vg_http_method(c), "HEAD") != 0) {
+        s_method(c, t, "GET");
+        return;
+    }
+    if (vg__api_static_serve(api->files, c, t, path)) return;
     if (strcmp(path, "/") != 0 && strcmp(path, "/index.html") != 0) {
         s_error(c, t, VG_ERR_NOT_FOUND, NULL, -1, "no such endpoint: %s", path);
         return;
     }
-    if (!s_method(c, t, "GET")) return;
     s_send(c, t, 200, "text/html; charset=utf-8", s_index_html, sizeof s_index_html - 1, NULL);
 }
 
-/* ---- wiring ------------------------------------------------------------ */
+/* /v1 itself and unknown /v1/... paths. */
+static void s_v1(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
+{
+    (void) api;
+    s_error(c, t, VG_ERR_NOT_FOUND, NULL, -1,
+            "no such endpoint: %s (the API is described at /v1/openapi.json)", vg_http_path(c));
+}
+
+/* ---- wiring: CORS, authentication, authorisation, rate limits ------------ */
 
 typedef void(s_handler_fn)(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t);
 
-static s_handler_fn *const s_handlers[R_COUNT] = {
-    [R_TRANSACTIONS] = s_transactions,
-    [R_ANOMALIES] = s_anomalies,
-    [R_STATS] = s_stats,
-    [R_RULES] = s_rules,
-    [R_MODELS] = s_models,
-    [R_HEALTHZ] = s_healthz,
-    [R_READYZ] = s_readyz,
-    [R_METRICS] = s_metrics,
-    [R_ROOT] = s_root,
+static void s_users(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
+{
+    vg__api_users(api, c, t);
+}
+
+static s_handler_fn *const s_handlers[VG__R_COUNT] = {
+    [VG__R_TRANSACTIONS] = s_transactions,
+    [VG__R_ANOMALIES] = s_anomalies,
+    [VG__R_STATS] = s_stats,
+    [VG__R_PRECISION] = vg__api_precision,
+    [VG__R_LABELS] = vg__api_labels,
+    [VG__R_CLUSTER] = vg__api_cluster,
+    [VG__R_RULES] = s_rules,
+    [VG__R_MODELS] = s_models,
+    [VG__R_ALERTS] = vg__api_alerts,
+    [VG__R_USERS] = s_users,
+    [VG__R_APIKEYS] = vg__api_apikeys,
+    [VG__R_AUTH] = vg__api_auth,
+    [VG__R_OPENAPI] = vg__api_openapi,
+    [VG__R_V1] = s_v1,
+    [VG__R_HEALTHZ] = s_healthz,
+    [VG__R_READYZ] = s_readyz,
+    [VG__R_METRICS] = s_metrics,
+    [VG__R_ROOT] = s_root,
 };
+
+static const char s_access[VG__R_COUNT] = {
+#define S_ROUTE_ACCESS(ID, path, label, access) [VG__R_##ID] = access,
+    VG__API_ROUTES(S_ROUTE_ACCESS)
+#undef S_ROUTE_ACCESS
+};
+
+/* The role a request needs: 0 public, else a vg_role (admin passes all). */
+static int s_need(int route, const char *method)
+{
+    bool read = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    switch (s_access[route]) {
+    case 'I': return VG_ROLE_INGEST;
+    case 'R': return VG_ROLE_ANALYST;
+    case 'A': return read ? VG_ROLE_ANALYST : VG_ROLE_ADMIN;
+    case 'D': return VG_ROLE_ADMIN;
+    default: return 0;
+    }
+}
+
+/* Is origin among the configured ones ("*" = any)? */
+static bool s_origin_ok(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        while (len && *p == ' ') p++, len--;
+        if ((len == 1 && *p == '*') || (len == n && strncmp(p, origin, n) == 0)) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* CORS: the headers for an allowed Origin; true when the request was a
+ * preflight (answered here). */
+static bool s_cors(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t)
+{
+    const char *origin = vg_http_header(c, "Origin");
+    t->cors[0] = 0;
+    if (!api->cfg.cors_origins || !origin || strlen(origin) > 200 ||
+        !s_origin_ok(api->cfg.cors_origins, origin))
+        return false;
+    snprintf(t->cors, sizeof t->cors,
+             "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+             "Access-Control-Expose-Headers: Retry-After\r\n",
+             origin);
+    if (strcmp(vg_http_method(c), "OPTIONS") != 0) return false;
+    char extra[600];
+    snprintf(extra, sizeof extra,
+             "%sAccess-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
+             "Access-Control-Allow-Headers: Authorization, Content-Type, X-API-Key\r\n"
+             "Access-Control-Max-Age: 600\r\n",
+             t->cors);
+    t->status = 204;
+    vg_http_respond(c, 204, "text/plain", "", 0, extra);
+    return true;
+}
+
+/* Authenticates, authorises and rate-limits; false after answering. */
+static bool s_gate(vg_api_t *api, vg_http_conn_t *c, s_thread_t *t, int route)
+{
+    memset(&t->who, 0, sizeof t->who);
+    int need = s_need(route, vg_http_method(c));
+    if (!api->cfg.auth) {
+        t->who.role = VG_ROLE_ADMIN; /* authentication is off: every caller is trusted */
+        return true;
+    }
+    if (!need) return true; /* public: credentials are not looked at, nor counted */
+    const char *authz = vg_http_header(c, "Authorization");
+    const char *key = vg_http_header(c, "X-API-Key");
+    char why[200];
+    if (vg_auth_check(api->cfg.auth, authz, key, &t->who, why, sizeof why)) {
+        s_error(c, t, VG_ERR_AUTH, "Authorization", -1, "%s", why);
+        return false;
+    }
+    if (t->who.role != VG_ROLE_ADMIN && t->who.role != need) {
+        s_error(c, t, VG_ERR_FORBIDDEN, NULL, -1, "role %s may not %s %s (needs %s)",
+                vg_role_name(t->who.role), vg_http_method(c), vg_http_path(c), vg_role_name(need));
+        return false;
+    }
+    int retry = 1;
+    if (vg_auth_rate(api->cfg.auth, &t->who, &retry)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "rate limit exceeded for %s %s: retry in %d s",
+                 t->who.is_key ? "API key" : "user", t->who.name, retry);
+        vg__api_retry_later(c, t, retry, msg);
+        return false;
+    }
+    return true;
+}
 
 static void s_entry(void *ctx, vg_http_conn_t *c)
 {
-    s_route_ref_t *ref = ctx;
+    vg__api_route_ref_t *ref = ctx;
     vg_api_t *api = ref->api;
     uint64_t t0 = vg_now_ns();
     s_thread_t *t = s_thread(api);
-    s_handlers[ref->id](api, c, t);
+    if (!s_cors(api, c, t) && s_gate(api, c, t, ref->id)) s_handlers[ref->id](api, c, t);
     vg_hist_observe_ns(&api->m_latency[ref->id], vg_now_ns() - t0);
     int k = 0;
-    while (k < S_N_CODES && s_codes[k] != t->status) k++;
+    while (k < VG__API_N_CODES && s_codes[k] != t->status) k++;
     vg_counter_add(&api->m_requests[ref->id][k], 1);
 }
 
@@ -736,10 +879,12 @@ vg_api_t *vg_api_new(const vg_api_config_t *cfg, const vg_api_backend_t *backend
     if (!api->cfg.max_items) api->cfg.max_items = VG_TXJ_MAX_ITEMS_DEFAULT;
     api->be = *backend;
     pthread_key_create(&api->tls, s_thread_free);
-    for (int r = 0; r < R_COUNT; r++) {
-        api->refs[r] = (s_route_ref_t){api, r};
+    for (int r = 0; r < VG__R_COUNT; r++) {
+        api->refs[r] = (vg__api_route_ref_t){api, r};
         vg_hist_init(&api->m_latency[r], vg_hist_latency_bounds, vg_hist_latency_n);
     }
+    api->files = vg__api_static_new(cfg->dashboard_dir);
+    if (cfg->admin) api->labels = vg__api_labels_new();
     api->started_ns = vg_now_ns();
     return api;
 }
@@ -747,11 +892,23 @@ vg_api_t *vg_api_new(const vg_api_config_t *cfg, const vg_api_backend_t *backend
 void vg_api_mount(vg_api_t *api, vg_http_server_t *s)
 {
     static const char *paths[] = {
-#define S_ROUTE_PATH(ID, path, label) path,
-        S_ROUTES(S_ROUTE_PATH)
+#define S_ROUTE_PATH(ID, path, label, access) path,
+        VG__API_ROUTES(S_ROUTE_PATH)
 #undef S_ROUTE_PATH
     };
-    for (int r = 0; r < R_COUNT; r++) vg_http_route(s, paths[r], s_entry, &api->refs[r]);
+    for (int r = 0; r < VG__R_COUNT; r++) vg_http_route(s, paths[r], s_entry, &api->refs[r]);
+}
+
+size_t vg_api_route_prefixes(const char **out, size_t cap)
+{
+    static const char *paths[] = {
+#define S_ROUTE_PATH(ID, path, label, access) path,
+        VG__API_ROUTES(S_ROUTE_PATH)
+#undef S_ROUTE_PATH
+    };
+    size_t n = VG_ARRAY_LEN(paths);
+    for (size_t i = 0; i < n && i < cap; i++) out[i] = paths[i];
+    return n;
 }
 
 vg_api_t *vg_api_serve(const vg_api_config_t *cfg, const vg_api_backend_t *backend,
@@ -771,6 +928,8 @@ void vg_api_destroy(vg_api_t **api_p)
     vg_api_t *api = *api_p;
     if (!api) return;
     vg_http_stop(&api->http);
+    vg__api_static_free(&api->files);
+    vg__api_labels_free(&api->labels);
     s_thread_free(pthread_getspecific(api->tls));
     pthread_key_delete(api->tls);
     free(api);

@@ -5,6 +5,7 @@
 #ifndef VG_API_H
 #define VG_API_H
 
+#include "vg_admin.h"
 #include "vg_anomaly.h"
 #include "vg_arena.h"
 #include "vg_http.h"
@@ -31,13 +32,30 @@ typedef struct {
     int (*rules_stats)(void *ctx, vg_jw_t *w);
     /* GET /v1/models (vg_model_stats_write form), the same way. */
     int (*models_stats)(void *ctx, vg_jw_t *w);
+    /* Runs an ADMIN command (arg: JSON or NULL) on every member (or in
+     * this process when there is no cluster) and calls fn with each
+     * answer; 0, fn's return, or a vg_err when none answered. Used for
+     * /v1/alerts (each node alerts on its own anomalies). NULL = none. */
+    int (*admin_all)(void *ctx, const char *command, const char *arg,
+                     int (*fn)(void *fctx, uint32_t node, int code, const char *json, size_t len),
+                     void *fctx);
+    /* Extra members of GET /v1/cluster (a JSON object written into w, e.g.
+     * {"kafka": {...}}); NULL = none. */
+    void (*cluster_extra)(void *ctx, vg_jw_t *w);
     bool (*ready)(void *ctx);
     void (*metrics)(void *ctx, vg_prom_t *p); /* backend metrics appended to /metrics */
 } vg_api_backend_t;
 
+typedef struct vg_auth vg_auth_t;
+
 typedef struct {
-    size_t max_body;    /* bytes per request body; 0 = 8 MiB; larger: 413 */
-    uint32_t max_items; /* transactions per request; 0 = 10000; more: 413 */
+    size_t max_body;           /* bytes per request body; 0 = 8 MiB; larger: 413 */
+    uint32_t max_items;        /* transactions per request; 0 = 10000; more: 413 */
+    vg_auth_t *auth;           /* borrowed; NULL = authentication off (every caller is admin) */
+    vg_admin_t *admin;         /* borrowed; the cluster's control channel (users, keys, labels,
+                                  rules/models administration, /v1/cluster); NULL = none */
+    const char *cors_origins;  /* "*" or "https://a,https://b"; NULL = no CORS headers */
+    const char *dashboard_dir; /* the built dashboard (frontend/dist); NULL = built-in page */
 } vg_api_config_t;
 
 typedef struct vg_api vg_api_t;
@@ -54,6 +72,14 @@ vg_api_t *vg_api_serve(const vg_api_config_t *cfg, const vg_api_backend_t *backe
  * then frees; with vg_api_new + vg_api_mount, stop your server first.
  * NULL-safe. */
 void vg_api_destroy(vg_api_t **api_p);
+
+/* The dashboard's built files when nothing is configured: frontend/dist of
+ * the source tree the binary was built in, else /usr/share/vigil/dashboard;
+ * "" when neither exists. */
+void vg_api_default_dashboard_dir(char *out, size_t cap);
+
+/* The route prefixes the API serves (for the OpenAPI walking test). */
+size_t vg_api_route_prefixes(const char **out, size_t cap);
 
 /* HTTP status for a vg_err (the one mapping used for every error reply). */
 int vg_api_status_of(int err);

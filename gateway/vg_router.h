@@ -61,6 +61,14 @@ int vg_router_models_stats(vg_router_t *r, vg_jw_t *w);
 void vg_model_stats_write(vg_jw_t *w, size_t nodes, const uint64_t *active, const uint64_t *shadow,
                           const uint64_t sums[5]);
 
+/* Sends ADMIN(command, arg JSON or NULL) to every member that is not down
+ * and calls fn with each answer (code 0 or the member's refusal, and its
+ * JSON); members that do not answer are skipped (logged). Returns 0, fn's
+ * nonzero return, or VG_ERR_UNREACHABLE when none answered. */
+int vg_router_admin_all(vg_router_t *r, const char *command, const char *arg,
+                        int (*fn)(void *ctx, uint32_t node, int code, const char *json, size_t len),
+                        void *ctx);
+
 /* True while a shard map is known and at least one member answers. */
 bool vg_router_ready(vg_router_t *r);
 

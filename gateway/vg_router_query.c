@@ -269,6 +269,32 @@ int vg_router_anomaly_stats(vg_router_t *r, int64_t from_ms, int64_t to_ms, int6
     return rc;
 }
 
+/* ---- any ADMIN command, every member ------------------------------------------- */
+
+int vg_router_admin_all(vg_router_t *r, const char *command, const char *arg,
+                        int (*fn)(void *ctx, uint32_t node, int code, const char *json, size_t len),
+                        void *ctx)
+{
+    VG_ASSERT(r && command && fn);
+    vg_msg_t m = {.env = {.type = VG_MSG_ADMIN}};
+    m.body.admin =
+        (vg_body_admin_t){vg_str_c(command), 0, {arg ? arg : "", arg ? (uint32_t) strlen(arg) : 0}};
+    s_ask_t *asks;
+    size_t n_asks;
+    int rc = s_ask_all(r, &m, VG_MSG_ADMIN_REPLY, &asks, &n_asks);
+    size_t answered = 0;
+    rc = 0; /* a member's refusal is passed to fn; one that did not answer is skipped */
+    for (size_t i = 0; !rc && i < n_asks; i++) {
+        if (!asks[i].raw || asks[i].raw->env.type != VG_MSG_ADMIN_REPLY) continue;
+        vg_str_t j = asks[i].reply.body.admin_reply.json;
+        answered++;
+        rc = fn(ctx, asks[i].peer, asks[i].reply.body.admin_reply.code, j.ptr, j.len);
+    }
+    if (!rc && !answered) rc = VG_ERR_UNREACHABLE;
+    s_asks_free(asks, n_asks);
+    return rc;
+}
+
 /* ---- rule statistics ----------------------------------------------------------- */
 
 int vg_router_rules_stats(vg_router_t *r, vg_jw_t *w)

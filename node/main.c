@@ -3,19 +3,24 @@
  * SIGINT/SIGTERM and shuts down in order: HTTP (finishes in-flight
  * requests), engine (drains), store. */
 #include "vg_api.h"
+#include "vg_auth.h"
 #include "vg_config.h"
 #include "vg_engine.h"
 #include "vg_err.h"
 #include "vg_extstore.h"
 #include "vg_http.h"
+#include "vg_kafka.h"
+#include "vg_node_alerts.h"
 #include "vg_log.h"
 #include "vg_mem.h"
 #include "vg_member.h"
+#include "vg_outbox.h"
 #include "vg_router.h"
 #include "vg_rule_stats.h"
 #include "vg_signals.h"
 #include "vg_store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +30,18 @@ typedef struct {
     vg_member_t *member; /* cluster mode */
     vg_router_t *router; /* cluster mode with --gateway: routes by shard owner */
     vg_extstore_t *ext;  /* store = postgres: anomalies live there */
+    /* Kafka (README "Kafka"): the anomalies topic through the outbox, and
+     * with --gateway --kafka-topics the consumer bridge (under kafka_mu) */
+    vg_kafka_sink_t *ksink;
+    vg_outbox_t *kafka_outbox;
+    pthread_mutex_t kafka_mu;
+    vg_kafka_bridge_t *bridge;
+    /* Alerting (docs/ALERTS.md): the outbox's "alerts" sink feeds it; opened
+     * once the node id is known (under alert_mu: ADMIN alerts.* may ask). */
+    pthread_mutex_t alert_mu;
+    vg_alert_t *alert;
+    vg_outbox_t *alert_outbox;
+    uint32_t alert_sink;
 } s_node_t;
 
 static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
@@ -120,6 +137,15 @@ static void s_metrics(void *ctx, vg_prom_t *p)
     if (node->member) vg_member_metrics(node->member, p);
     if (node->router) vg_router_metrics(node->router, p);
     if (node->ext) vg_extstore_metrics(node->ext, p);
+    vg_outbox_t *obs[] = {node->ext ? vg_extstore_outbox(node->ext) : NULL, node->kafka_outbox,
+                          node->alert_outbox};
+    vg_outbox_metrics(obs, VG_ARRAY_LEN(obs), p);
+    pthread_mutex_lock(&node->kafka_mu);
+    vg_kafka_metrics(node->bridge, node->ksink, p);
+    pthread_mutex_unlock(&node->kafka_mu);
+    pthread_mutex_lock(&node->alert_mu);
+    if (node->alert) vg_alert_metrics(node->alert, p);
+    pthread_mutex_unlock(&node->alert_mu);
     vg_store_stats_t st;
     vg_store_stats(node->store, &st);
     vg_prom_header(p, "vigil_lmdb_map_used_bytes", "gauge", "Bytes of the LMDB map in use.");
@@ -171,10 +197,161 @@ static int s_load_model(const vg_node_config_t *cfg, vg_engine_t *engine)
     return 0;
 }
 
+/* ---- Kafka ------------------------------------------------------------- */
+
+/* vg_member's status hook: "kafka": the bridge's state when it runs here. */
+static void s_status(void *ctx, vg_jw_t *w)
+{
+    s_node_t *node = ctx;
+    pthread_mutex_lock(&node->kafka_mu);
+    if (node->bridge) {
+        vg_jw_key(w, "kafka");
+        vg_kafka_bridge_status_json(node->bridge, w);
+    }
+    pthread_mutex_unlock(&node->kafka_mu);
+}
+
+/* ---- alerting ---------------------------------------------------------- */
+
+/* vg_member's ADMIN hook: alerts.* (the gateways' /v1/alerts, vigilctl). */
+static bool s_admin(void *ctx, vg_str_t cmd, vg_str_t arg, vg_jw_t *w, int *code)
+{
+    s_node_t *node = ctx;
+    pthread_mutex_lock(&node->alert_mu);
+    bool handled = vg_node_alerts_admin(node->alert, cmd, arg, w, code);
+    pthread_mutex_unlock(&node->alert_mu);
+    return handled;
+}
+
+/* The API's admin_all: every member (cluster), else this process. */
+static int s_admin_all(void *ctx, const char *cmd, const char *arg,
+                       int (*fn)(void *fctx, uint32_t node, int code, const char *json, size_t len),
+                       void *fctx)
+{
+    s_node_t *node = ctx;
+    if (node->router) return vg_router_admin_all(node->router, cmd, arg, fn, fctx);
+    vg_jw_t w;
+    vg_jw_init(&w);
+    int code = 0;
+    bool handled = s_admin(node, vg_str_c(cmd), vg_str_c(arg ? arg : ""), &w, &code);
+    int rc =
+        handled ? fn(fctx, 0, code, w.buf ? w.buf : "{}", w.buf ? w.len : 2) : VG_ERR_NOT_FOUND;
+    vg_jw_fini(&w);
+    return rc;
+}
+
+/* Opens the alert module (node_id: for unique alert ids) and its sink. */
+static int s_alerts_start(const vg_node_config_t *cfg, s_node_t *node, uint32_t node_id)
+{
+    char err[512];
+    vg_alert_routing_t *routing = NULL;
+    if (vg_alert_routing_load(cfg->alerts_file, &routing, err, sizeof err)) {
+        vg_error("node", "alerts: %s", err);
+        return 1;
+    }
+    vg_alert_config_t ac = {.data_dir = cfg->data_dir,
+                            .node_id = node_id,
+                            .dashboard_url = cfg->dashboard_url[0] ? cfg->dashboard_url : NULL,
+                            .no_sync = cfg->no_sync};
+    vg_alert_t *a = NULL;
+    if (vg_alert_open(&ac, &routing, &a, err, sizeof err)) {
+        vg_error("node", "alerts: %s", err);
+        return 1;
+    }
+    pthread_mutex_lock(&node->alert_mu);
+    node->alert = a;
+    pthread_mutex_unlock(&node->alert_mu);
+    vg_outbox_config_t oc = {.store = node->store,
+                             .sink = node->alert_sink,
+                             .name = "alerts",
+                             .deliver = vg_alert_deliver,
+                             .ctx = a};
+    if (vg_outbox_start(&oc, &node->alert_outbox)) return 1;
+    vg_info("node", "alerting on, routes from %s", cfg->alerts_file);
+    return 0;
+}
+
+static void s_alerts_stop(s_node_t *node)
+{
+    vg_outbox_stop(&node->alert_outbox); /* what is not acked stays in the outbox */
+    pthread_mutex_lock(&node->alert_mu);
+    vg_alert_close(&node->alert);
+    pthread_mutex_unlock(&node->alert_mu);
+}
+
+/* The anomalies topic: the outbox's sink `sink` produces to it. */
+static int s_kafka_sink_start(const vg_node_config_t *cfg, s_node_t *node, uint32_t sink)
+{
+    char err[512];
+    vg_kafka_sink_config_t kc = {.brokers = cfg->kafka_brokers,
+                                 .topic = cfg->kafka_anomalies_topic,
+                                 .options = cfg->kafka_options};
+    if (vg_kafka_sink_new(&kc, &node->ksink, err, sizeof err)) {
+        vg_error("node", "%s", err);
+        return 1;
+    }
+    vg_outbox_config_t oc = {.store = node->store,
+                             .sink = sink,
+                             .name = "kafka",
+                             .deliver = vg_kafka_sink_deliver,
+                             .ctx = node->ksink};
+    return vg_outbox_start(&oc, &node->kafka_outbox) ? 1 : 0;
+}
+
+static void s_kafka_sink_stop(s_node_t *node)
+{
+    vg_kafka_sink_cancel(node->ksink);
+    vg_outbox_stop(&node->kafka_outbox); /* what is not acked stays in the outbox */
+    vg_kafka_sink_destroy(&node->ksink);
+}
+
+/* Single node: the engine asynchronously, so the bridge's batches overlap. */
+static int s_submit(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena,
+                    vg_kafka_done_fn *done, void *arg)
+{
+    return vg_engine_submit(((s_node_t *) ctx)->engine, txs, n, out, arena, done, arg);
+}
+
+/* With --gateway --kafka-topics: the consumer bridge, scoring like HTTP. */
+static int s_kafka_bridge_start(const vg_node_config_t *cfg, s_node_t *node)
+{
+    char err[512];
+    vg_kafka_bridge_config_t bc = {.brokers = cfg->kafka_brokers,
+                                   .topics = cfg->kafka_topics,
+                                   .group = cfg->kafka_group,
+                                   .dlq_topic = cfg->kafka_dlq_topic,
+                                   .verdicts_topic = cfg->kafka_verdicts_topic,
+                                   .tx_topic = cfg->kafka_tx_topic,
+                                   .options = cfg->kafka_options,
+                                   .score = s_score,
+                                   .submit = node->router ? NULL : s_submit,
+                                   .score_ctx = node};
+    vg_kafka_bridge_t *b = NULL;
+    if (vg_kafka_bridge_start(&bc, &b, err, sizeof err)) {
+        vg_error("node", "%s", err);
+        return 1;
+    }
+    pthread_mutex_lock(&node->kafka_mu);
+    node->bridge = b;
+    pthread_mutex_unlock(&node->kafka_mu);
+    return 0;
+}
+
+static void s_kafka_bridge_stop(s_node_t *node)
+{
+    pthread_mutex_lock(&node->kafka_mu);
+    vg_kafka_bridge_t *b = node->bridge;
+    node->bridge = NULL;
+    pthread_mutex_unlock(&node->kafka_mu);
+    vg_kafka_bridge_stop(&b); /* finishes its batches: scoring still works */
+}
+
 static int s_run(const vg_node_config_t *cfg, s_node_t *node)
 {
     char err[512];
     vg_api_t *api = NULL;
+    vg_admin_t *admin = NULL;
+    vg_auth_t *auth = NULL;
     if (cfg->rules_file[0] && s_load_rules(cfg, node->engine)) return 1;
     if (cfg->model_file[0] && s_load_model(cfg, node->engine)) return 1;
     if (cfg->listen[0]) {
@@ -188,11 +365,17 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                  .dead_after_ms = cfg->dead_after_ms,
                                  .store = node->store,
                                  .metrics = s_metrics,
-                                 .metrics_ctx = node};
+                                 .metrics_ctx = node,
+                                 .status = s_status,
+                                 .status_ctx = node,
+                                 .admin = s_admin,
+                                 .admin_ctx = node};
         if (vg_member_start(&mc, node->engine, &node->member, err, sizeof err)) {
             vg_error("node", "%s", err);
             return 1;
         }
+        if (cfg->alerts_file[0] && s_alerts_start(cfg, node, vg_member_node_id(node->member)))
+            return 1;
         if (cfg->gateway) {
             vg_router_config_t rc = {.seeds = cfg->listen};
             if (vg_router_new(&rc, &node->router, err, sizeof err)) {
@@ -201,8 +384,10 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
             }
         }
     }
+    if (!cfg->listen[0] && cfg->alerts_file[0] && s_alerts_start(cfg, node, cfg->node_id)) return 1;
     if (cfg->gateway) {
         vg_api_backend_t be = {.ctx = node,
+                               .admin_all = s_admin_all,
                                .score = s_score,
                                .anomaly_query = s_query,
                                .anomaly_get = s_get,
@@ -212,13 +397,30 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
                                .ready = s_ready,
                                .metrics = s_metrics};
         vg_http_config_t hc = {.listen = cfg->http, .threads = cfg->http_threads};
-        api = vg_api_serve(&(vg_api_config_t){cfg->max_body, cfg->max_items}, &be, &hc, err,
-                           sizeof err);
+        vg_auth_config_t ac = {.secret = cfg->jwt_secret[0] ? cfg->jwt_secret : NULL,
+                               .token_ttl_s = cfg->token_ttl_s,
+                               .rate = cfg->rate_limit,
+                               .burst = cfg->rate_burst};
+        if (vg_auth_setup(cfg->listen, cfg->auth, &ac, &admin, &auth, err, sizeof err)) {
+            vg_error("node", "%s", err);
+            return 1;
+        }
+        char dash[512];
+        snprintf(dash, sizeof dash, "%s", cfg->dashboard_dir);
+        if (!dash[0]) vg_api_default_dashboard_dir(dash, sizeof dash);
+        vg_api_config_t apc = {.max_body = cfg->max_body,
+                               .max_items = cfg->max_items,
+                               .auth = auth,
+                               .admin = admin,
+                               .cors_origins = cfg->cors_origins[0] ? cfg->cors_origins : NULL,
+                               .dashboard_dir = dash[0] ? dash : NULL};
+        api = vg_api_serve(&apc, &be, &hc, err, sizeof err);
         if (!api) {
             vg_error("node", "%s", err);
             return 1;
         }
         vg_info("node", "gateway listening on http://%s (data in %s)", cfg->http, cfg->data_dir);
+        if (cfg->kafka_topics[0] && s_kafka_bridge_start(cfg, node)) return 1;
     } else if (!cfg->listen[0]) {
         vg_warn("node", "started without --gateway or --listen: nothing accepts transactions");
     }
@@ -227,6 +429,9 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     }
     vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
     vg_api_destroy(&api); /* stops HTTP first: in-flight requests finish */
+    vg_auth_destroy(&auth);
+    vg_admin_destroy(&admin);
+    s_kafka_bridge_stop(node); /* before the router and the engine it scores with */
     vg_router_destroy(&node->router);
     return 0;
 }
@@ -249,8 +454,16 @@ int main(int argc, char **argv)
     vg_log_set_level(lv);
     char err[512];
     s_node_t node = {0};
+    pthread_mutex_init(&node.kafka_mu, NULL);
+    pthread_mutex_init(&node.alert_mu, NULL);
     bool pg = !strcmp(cfg.store, "postgres");
     vg_store_config_t sc = {.dir = cfg.data_dir, .no_sync = cfg.no_sync, .outbox = pg};
+    if (pg) sc.outbox_sink_names[sc.outbox_sinks++] = "postgres"; /* sink 0 (vg_extstore) */
+    uint32_t kafka_sink = sc.outbox_sinks;
+    bool kafka = cfg.kafka_brokers[0] && cfg.kafka_anomalies_topic[0];
+    if (kafka) sc.outbox_sink_names[sc.outbox_sinks++] = "kafka";
+    node.alert_sink = sc.outbox_sinks;
+    if (cfg.alerts_file[0]) sc.outbox_sink_names[sc.outbox_sinks++] = "alerts";
     if (vg_store_open(&sc, &node.store, err, sizeof err)) {
         fprintf(stderr, "vigil-node: %s\n", err);
         return 1;
@@ -271,14 +484,20 @@ int main(int argc, char **argv)
     if (pg && vg_extstore_start(&xc, &node.ext)) {
         fprintf(stderr, "vigil-node: cannot start the outbox delivery\n");
         rc = 1;
+    } else if (kafka && s_kafka_sink_start(&cfg, &node, kafka_sink)) {
+        rc = 1;
     } else {
         rc = s_run(&cfg, &node);
     }
     vg_engine_stop(node.engine); /* drains; cluster replies still go out */
     vg_extstore_stop(&node.ext); /* what is not delivered stays in the outbox */
     vg_member_stop(&node.member);
+    s_kafka_sink_stop(&node);
+    s_alerts_stop(&node);
     vg_engine_destroy(&node.engine);
     vg_store_close(&node.store);
+    pthread_mutex_destroy(&node.kafka_mu);
+    pthread_mutex_destroy(&node.alert_mu);
     vg_info("node", "stopped");
     return rc;
 }

@@ -231,7 +231,13 @@ static int s_load_env(vg_node_config_t *cfg, vg_perr_t *err)
             key[o++] = (char) tolower((unsigned char) c);
         }
         key[o] = 0;
-        if (!strcmp(key, "log") || !strcmp(key, "config")) continue; /* read elsewhere */
+        /* read elsewhere, or meant for the other Vigil programs */
+        static const char *const others[] = {"log",     "config", "admin_password",
+                                             "api_key", "token",  "cluster"};
+        bool other = false;
+        for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+            other = other || !strcmp(key, others[i]);
+        if (other) continue;
         if (vg_node_config_set(cfg, key, eq + 1, err)) {
             char field[96];
             snprintf(field, sizeof field, "%.*s", (int) (eq - *e), *e);
@@ -378,5 +384,11 @@ int vg_node_config_load(vg_node_config_t *cfg, int argc, char **argv, bool *exit
     if (cfg->rules_file[0] && cfg->listen[0])
         return vg_perr_set(err, VG_ERR_INVALID, "rules",
                            "in cluster mode rules are pushed with vigilctl rules push");
+    if (cfg->kafka_topics[0] && !cfg->kafka_brokers[0])
+        return vg_perr_set(err, VG_ERR_INVALID, "kafka_topics",
+                           "needs the brokers (--kafka-brokers)");
+    if (cfg->kafka_topics[0] && !cfg->gateway)
+        return vg_perr_set(err, VG_ERR_INVALID, "kafka_topics",
+                           "the bridge runs with --gateway (or in vigil-gateway)");
     return 0;
 }

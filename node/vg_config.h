@@ -35,6 +35,17 @@ typedef struct {
     char pg_dsn[1024];
     int pg_pool, retention_days;
     char rules_policy[16];
+    char kafka_brokers[512], kafka_topics[512], kafka_group[128], kafka_options[1024];
+    char kafka_dlq_topic[256], kafka_anomalies_topic[256], kafka_verdicts_topic[256],
+        kafka_tx_topic[256];
+    char auth[8];
+    char jwt_secret[300];
+    char cors_origins[512];
+    char dashboard_dir[512];
+    char alerts_file[512];
+    char dashboard_url[256];
+    double rate_limit, rate_burst;
+    int token_ttl_s;
     vg_engine_config_t engine;
 } vg_node_config_t;
 
@@ -75,10 +86,41 @@ typedef struct {
     X(pg_dsn, STR, pg_dsn, "", "store = postgres: libpq connection string")                    \
     X(pg_pool, INT, pg_pool, "4", "store = postgres: connections per process")                 \
     X(retention_days, INT, retention_days, "0",                                                \
-      "store = postgres: drop day partitions older than this (0 = keep)")                     \
+      "store = postgres: drop day partitions older than this (0 = keep)")                      \
+    X(kafka_brokers, STR, kafka_brokers, "",                                                   \
+      "Kafka bootstrap servers host:port[,...]: anomalies are published there (README Kafka)") \
+    X(kafka_anomalies_topic, STR, kafka_anomalies_topic, "vigil.anomalies",                    \
+      "Kafka: topic of this node's anomalies (JSON, key user_id; \"\" = none)")                \
+    X(kafka_topics, STR, kafka_topics, "",                                                     \
+      "Kafka: with --gateway, consume transactions from these topics (comma-separated)")       \
+    X(kafka_group, STR, kafka_group, "vigil", "Kafka: consumer group of the bridge")           \
+    X(kafka_dlq_topic, STR, kafka_dlq_topic, "vigil.dlq",                                      \
+      "Kafka: dead-letter topic for invalid messages")                                         \
+    X(kafka_verdicts_topic, STR, kafka_verdicts_topic, "",                                     \
+      "Kafka: also publish every verdict there (JSON, key user_id; \"\" = none)")              \
+    X(kafka_tx_topic, STR, kafka_tx_topic, "",                                                 \
+      "Kafka: also publish the validated transactions there (msgpack; \"\" = none)")           \
+    X(kafka_options, STR, kafka_options, "",                                                   \
+      "Kafka: extra librdkafka properties for every client, k=v,k=v (security, timeouts)")     \
     X(model, STR, model_file, "",                                                              \
       "single node: a vigil-train model artifact scoring from the start (cluster: vigilctl "   \
-      "models push)")
+      "models push)")                                                                          \
+    X(auth, STR, auth, "auto",                                                                 \
+      "API authentication: on, off, or auto (on when the node has a control plane: --listen)") \
+    X(jwt_secret, STR, jwt_secret, "",                                                         \
+      "HS256 secret for API tokens (>= 32 bytes); empty = one generated for the cluster")      \
+    X(token_ttl_s, INT, token_ttl_s, "3600", "lifetime of an API token (seconds)")             \
+    X(rate_limit, F64, rate_limit, "2000",                                                     \
+      "API requests per second per user or API key (token bucket; -1 = unlimited)")            \
+    X(rate_burst, F64, rate_burst, "0", "token bucket size (0 = 2 x rate_limit)")              \
+    X(cors_origins, STR, cors_origins, "",                                                     \
+      "origins allowed to call the API from a browser: * or a comma list (empty = none)")      \
+    X(dashboard_dir, STR, dashboard_dir, "",                                                   \
+      "the built dashboard served at / (empty = frontend/dist next to the binary's build)")    \
+    X(alerts, STR, alerts_file, "",                                                            \
+      "alerting: an alerts.json routing file (docs/ALERTS.md); empty = no alerts")             \
+    X(dashboard_url, STR, dashboard_url, "",                                                   \
+      "alerting: the dashboard's base URL for links (empty = alerts.json's)")
 
 /* Built-in defaults. */
 void vg_node_config_default(vg_node_config_t *cfg);

@@ -75,6 +75,8 @@ int vg_extstore_start(const vg_extstore_config_t *cfg, vg_extstore_t **out)
     x->dsn = vg_strdup(cfg->dsn);
     x->cfg.dsn = x->dsn;
     vg_outbox_config_t oc = {.store = cfg->store,
+                             .sink = cfg->sink,
+                             .name = "postgres",
                              .deliver = s_deliver,
                              .maintain = s_maintain,
                              .ctx = x,
@@ -121,9 +123,13 @@ int vg_extstore_stats(vg_extstore_t *x, int64_t from_ms, int64_t to_ms, int64_t 
     return pg ? vg_pg_anomaly_stats(pg, from_ms, to_ms, bucket_ms, fn, arg) : VG_ERR_UNREACHABLE;
 }
 
+vg_outbox_t *vg_extstore_outbox(vg_extstore_t *x)
+{
+    return x->outbox;
+}
+
 void vg_extstore_metrics(vg_extstore_t *x, vg_prom_t *p)
 {
-    vg_outbox_metrics(x->outbox, p);
     vg_pg_t *pg = s_pg(x, false);
     vg_prom_header(p, "vigil_pg_connected", "gauge", "1 when PostgreSQL is connected.");
     vg_prom_sample(p, "vigil_pg_connected", NULL, pg && vg_pg_healthy(pg) ? 1 : 0);

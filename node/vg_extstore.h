@@ -9,6 +9,7 @@
 
 #include "vg_anomaly.h"
 #include "vg_metrics.h"
+#include "vg_outbox.h"
 #include "vg_store.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@ typedef struct {
     int pool_size;      /* 0 = 4 */
     int retention_days; /* 0 = keep every partition */
     vg_store_t *store;  /* opened with cfg.outbox */
+    uint32_t sink;      /* the store's outbox sink delivering to PostgreSQL (named "postgres") */
 } vg_extstore_config_t;
 
 typedef struct vg_extstore vg_extstore_t;
@@ -35,6 +37,10 @@ int vg_extstore_get(vg_extstore_t *x, vg_str_t id, vg_anomaly_fn *fn, void *arg)
 int vg_extstore_stats(vg_extstore_t *x, int64_t from_ms, int64_t to_ms, int64_t bucket_ms,
                       vg_bucket_fn *fn, void *arg);
 
+/* vigil_pg_connected and the store's metrics (the outbox's are
+ * vg_outbox_metrics of vg_extstore_outbox). */
 void vg_extstore_metrics(vg_extstore_t *x, vg_prom_t *p);
+/* The outbox delivery thread (for vg_outbox_metrics / vg_outbox_healthy). */
+vg_outbox_t *vg_extstore_outbox(vg_extstore_t *x);
 
 #endif

@@ -717,6 +717,7 @@ static void s_status_json(vg_member_t *mb, vg_jw_t *w)
     vg_jw_kcstr(w, "leader_addr", addr);
     vg_jw_kint(w, "term", (int64_t) st.term);
     s_members_json(mb, w);
+    if (mb->cfg.status) mb->cfg.status(mb->cfg.status_ctx, w); /* e.g. "kafka" */
     vg_jw_obj_end(w);
 }
 
@@ -794,6 +795,7 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     }
     vg_str_t cmd = req.body.admin.command;
     uint32_t node = req.body.admin.node;
+    int code = 0;
     vg_jw_t w;
     vg_jw_init(&w);
     if (vg_str_eq_c(cmd, "status") || vg_str_eq_c(cmd, "nodes")) {
@@ -828,6 +830,9 @@ static void s_admin(vg_member_t *mb, const vg_transport_msg_t *msg)
     } else if (vg_str_eq_c(cmd, "metrics")) {
         s_metrics_json(mb, &w);
         vg__member_admin_reply(mb, msg, 0, &w);
+    } else if (mb->cfg.admin &&
+               mb->cfg.admin(mb->cfg.admin_ctx, cmd, req.body.admin.arg, &w, &code)) {
+        vg__member_admin_reply(mb, msg, code, &w);
     } else {
         vg__member_admin_error(
             mb, msg, VG_ERR_INVALID,
@@ -1350,6 +1355,11 @@ fail:
     free(mb->frozen_at);
     free(mb);
     return rc ? rc : VG_ERR_INTERNAL;
+}
+
+uint32_t vg_member_node_id(vg_member_t *m)
+{
+    return m->cfg.node_id;
 }
 
 bool vg_member_ready(vg_member_t *m)

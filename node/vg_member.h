@@ -9,6 +9,7 @@
 #define VG_MEMBER_H
 
 #include "vg_engine.h"
+#include "vg_jw.h"
 #include "vg_store.h"
 #include "vg_metrics.h"
 
@@ -30,6 +31,16 @@ typedef struct {
      * metrics); NULL = the engine's and the member's only. Any thread. */
     void (*metrics)(void *ctx, vg_prom_t *p);
     void *metrics_ctx;
+    /* More members of the ADMIN "status" object (vigilctl status), written
+     * into w as key/value pairs (e.g. "kafka": the bridge's state); NULL =
+     * none. The member's thread. */
+    void (*status)(void *ctx, vg_jw_t *w);
+    void *status_ctx;
+    /* ADMIN commands the member does not know (e.g. alerts.*): true when
+     * handled, with *code 0 or a vg_err and the answer's JSON in w; NULL =
+     * none. Runs on a control thread. */
+    bool (*admin)(void *ctx, vg_str_t cmd, vg_str_t arg, vg_jw_t *w, int *code);
+    void *admin_ctx;
 } vg_member_config_t;
 
 typedef struct vg_member vg_member_t;
@@ -41,6 +52,8 @@ int vg_member_start(const vg_member_config_t *cfg, vg_engine_t *engine, vg_membe
 
 /* True once this node is part of a cluster with a shard map. */
 bool vg_member_ready(vg_member_t *m);
+/* This node's id (known once vg_member_start returned). */
+uint32_t vg_member_node_id(vg_member_t *m);
 
 void vg_member_metrics(vg_member_t *m, vg_prom_t *p);
 

@@ -32,9 +32,11 @@
  *                                                       by severity [4],
  *                                                       by decision [3]
  *   meta          "format"                              u32
+ *                 "outbox:" | sink name                 u64: the sink's cursor (acked
+ *                                                       up to this seq)
  *   blobs         content hash (16 bytes)               rule set / model bytes
  *   outbox        seq u64 (ascending)                   vg_anomaly_encode bytes, awaiting
- *                                                       delivery to an external store
+ *                                                       delivery to the sinks
  *
  * Ids (anomaly id, user_id) in anomaly keys are 1..VG_TX_ID_MAX bytes.
  * esc() writes a NUL byte of user_id as 0x00 0xFF (ids without NUL are
@@ -80,8 +82,11 @@ struct vg_store {
     char *dir;
     vg_mpw_t scratch; /* record encoding; only touched while holding the write txn */
     atomic_uint_fast64_t commits, commit_ns_total, commit_ns_last;
-    bool outbox;                   /* anomalies go to the outbox, not the local dbs */
-    atomic_uint_fast64_t next_seq; /* the next outbox key */
+    bool outbox;    /* anomalies go to the outbox, not the local dbs */
+    uint32_t sinks; /* outbox consumers; 0 = no outbox */
+    char sink_names[VG_STORE_SINKS_MAX][64];
+    atomic_uint_fast64_t acked[VG_STORE_SINKS_MAX]; /* each sink's cursor */
+    atomic_uint_fast64_t next_seq;                  /* the next outbox key */
 };
 
 struct vg_store_batch {
@@ -332,6 +337,18 @@ int vg_store_open(const vg_store_config_t *cfg, vg_store_t **out, char *errbuf, 
         rc = s_open_dbs(s, map_size, msg, sizeof msg);
     }
     s->outbox = cfg->outbox;
+    s->sinks = cfg->outbox_sinks ? cfg->outbox_sinks : cfg->outbox ? 1 : 0;
+    if (s->sinks > VG_STORE_SINKS_MAX) {
+        snprintf(msg, sizeof msg, "at most %d outbox sinks", VG_STORE_SINKS_MAX);
+        rc = rc ? rc : VG_ERR_INVALID;
+    }
+    for (uint32_t i = 0; !rc && i < s->sinks; i++) {
+        const char *name = cfg->outbox_sink_names[i];
+        if (name && name[0])
+            snprintf(s->sink_names[i], sizeof s->sink_names[i], "%s", name);
+        else
+            snprintf(s->sink_names[i], sizeof s->sink_names[i], "sink%u", i);
+    }
     if (!rc && (rc = s_outbox_init(s))) snprintf(msg, sizeof msg, "cannot read the outbox");
     if (rc) {
         vg_error(S_MOD, "%s", msg);
@@ -431,6 +448,15 @@ static int s_stats_add(vg_store_batch_t *b, const vg_anomaly_rec_t *rec)
     return s_put(b, S_ANOM_STATS, &k, &v, 0);
 }
 
+/* Appends the encoded record in w to the outbox. */
+static int s_outbox_append(vg_store_batch_t *b, const vg_mpw_t *w)
+{
+    uint8_t seq[8];
+    s_put64(seq, atomic_fetch_add(&b->s->next_seq, 1));
+    MDB_val k = s_val(seq, 8), v = s_val(w->buf, w->len);
+    return s_put(b, S_OUTBOX, &k, &v, MDB_APPEND);
+}
+
 int vg_store_put_anomaly(vg_store_batch_t *b, const vg_anomaly_t *a)
 {
     VG_ASSERT(b && a && a->tx && a->verdict);
@@ -454,17 +480,14 @@ int vg_store_put_anomaly(vg_store_batch_t *b, const vg_anomaly_t *a)
                 vg_perr_str(&perr, msg, sizeof msg));
         return VG_ERR_INVALID;
     }
-    if (b->s->outbox) { /* delivered (and deduplicated) by the external store */
-        uint8_t seq[8];
-        s_put64(seq, atomic_fetch_add(&b->s->next_seq, 1));
-        MDB_val k = s_val(seq, 8), v = s_val(w->buf, w->len);
-        return s_put(b, S_OUTBOX, &k, &v, MDB_APPEND);
-    }
+    if (b->s->outbox) /* delivered (and deduplicated) by the external store */
+        return s_outbox_append(b, w);
     uint8_t pk[S_PK_MAX], ukey[S_UKEY_MAX];
     size_t pk_len = s_pk(tx->ts_ms, tx->id, pk);
     MDB_val k = s_val(tx->id.ptr, tx->id.len), v = s_val(pk, pk_len);
     int rc = s_put(b, S_ANOM_ID, &k, &v, MDB_NOOVERWRITE);
-    if (rc == VG_ERR_EXISTS) return 0; /* idempotent: the first record stays */
+    if (rc == VG_ERR_EXISTS) return 0;                  /* idempotent: the first record stays */
+    if (!rc && b->s->sinks) rc = s_outbox_append(b, w); /* new here: the sinks get it too */
     if (rc) return rc;
     k = s_val(pk, pk_len);
     v = s_val(w->buf, w->len);
@@ -966,7 +989,15 @@ int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out
 
 /* ---- outbox ----------------------------------------------------------------- */
 
-/* The next outbox key: one past the last entry (1 when empty). */
+/* The meta key of a sink's cursor: "outbox:" | name. */
+static size_t s_cursor_key(const vg_store_t *s, uint32_t sink, char *key, size_t cap)
+{
+    int n = snprintf(key, cap, "outbox:%s", s->sink_names[sink]);
+    return (size_t) n < cap ? (size_t) n : cap - 1;
+}
+
+/* Reads every configured sink's cursor, and the next outbox key: one past
+ * the last entry and past every cursor (1 when all are empty). */
 static int s_outbox_init(vg_store_t *s)
 {
     MDB_txn *txn;
@@ -979,17 +1010,43 @@ static int s_outbox_init(vg_store_t *s)
         if (!mdb_cursor_get(cur, &k, &v, MDB_LAST) && k.mv_size == 8) next = s_get64(k.mv_data) + 1;
         mdb_cursor_close(cur);
     }
+    if (!mdb_cursor_open(txn, s->dbi[S_META], &cur)) { /* every cursor, configured or not */
+        k = s_val("outbox:", 7);
+        for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+             !mrc && k.mv_size >= 7 && !memcmp(k.mv_data, "outbox:", 7);
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            if (v.mv_size == 8) next = VG_MAX(next, s_get64(v.mv_data) + 1);
+        mdb_cursor_close(cur);
+    }
+    for (uint32_t i = 0; i < s->sinks; i++) {
+        char key[80];
+        k = s_val(key, s_cursor_key(s, i, key, sizeof key));
+        uint64_t acked = 0;
+        if (!mdb_get(txn, s->dbi[S_META], &k, &v) && v.mv_size == 8) acked = s_get64(v.mv_data);
+        atomic_store(&s->acked[i], acked);
+    }
     mdb_txn_abort(txn);
     atomic_store(&s->next_seq, next);
     return 0;
 }
 
-int vg_store_outbox_take(vg_store_t *s, size_t max, vg_store_outbox_t *out)
+uint32_t vg_store_outbox_sinks(vg_store_t *s)
+{
+    return s->sinks;
+}
+
+const char *vg_store_outbox_sink_name(vg_store_t *s, uint32_t sink)
+{
+    return sink < s->sinks ? s->sink_names[sink] : NULL;
+}
+
+int vg_store_outbox_take(vg_store_t *s, uint32_t sink, size_t max, vg_store_outbox_t *out)
 {
     VG_ASSERT(s && out && max);
     out->n = 0;
     out->last_seq = 0;
     vg_mpw_reset(&out->buf);
+    if (sink >= s->sinks) return VG_ERR_INVALID;
     if (out->cap < max) {
         out->recs = vg_realloc(out->recs, max * sizeof *out->recs);
         out->offs = vg_realloc(out->offs, max * sizeof *out->offs);
@@ -1003,8 +1060,10 @@ int vg_store_outbox_take(vg_store_t *s, size_t max, vg_store_outbox_t *out)
         mdb_txn_abort(txn);
         return s_err(rc, "outbox cursor");
     }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && out->n < max;
+    uint8_t from[8];
+    s_put64(from, atomic_load(&s->acked[sink]) + 1);
+    MDB_val k = s_val(from, 8), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc && out->n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8) continue;
         out->offs[out->n] = out->buf.len;
@@ -1029,17 +1088,12 @@ void vg_store_outbox_fini(vg_store_outbox_t *o)
     memset(o, 0, sizeof *o);
 }
 
-int vg_store_outbox_ack(vg_store_t *s, uint64_t upto_seq)
+/* Deletes the entries up to upto_seq inside txn. */
+static int s_outbox_trim(vg_store_t *s, MDB_txn *txn, uint64_t upto_seq)
 {
-    VG_ASSERT(s);
-    MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc) return s_err(rc, "outbox ack");
-    if ((rc = mdb_cursor_open(txn, s->dbi[S_OUTBOX], &cur))) {
-        mdb_txn_abort(txn);
-        return s_err(rc, "outbox ack cursor");
-    }
+    int rc = mdb_cursor_open(txn, s->dbi[S_OUTBOX], &cur);
+    if (rc) return rc;
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
          rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
@@ -1047,20 +1101,47 @@ int vg_store_outbox_ack(vg_store_t *s, uint64_t upto_seq)
         if ((rc = mdb_cursor_del(cur, 0))) break;
     }
     mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        return s_err(rc, "outbox delete");
-    }
-    rc = mdb_txn_commit(txn);
-    return rc ? s_err(rc, "outbox ack commit") : 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-uint64_t vg_store_outbox_count(vg_store_t *s)
+int vg_store_outbox_ack(vg_store_t *s, uint32_t sink, uint64_t upto_seq)
 {
+    VG_ASSERT(s);
+    if (sink >= s->sinks) return VG_ERR_INVALID;
+    if (upto_seq <= atomic_load(&s->acked[sink])) return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return s_err(rc, "outbox ack");
+    char key[80];
+    uint8_t val[8];
+    s_put64(val, upto_seq);
+    MDB_val k = s_val(key, s_cursor_key(s, sink, key, sizeof key)), v = s_val(val, 8);
+    rc = mdb_put(txn, s->dbi[S_META], &k, &v, 0);
+    /* the others' cursors as last committed (a concurrent ack only makes
+     * this one delete less; the next ack deletes the rest) */
+    uint64_t min = upto_seq;
+    for (uint32_t i = 0; i < s->sinks; i++)
+        if (i != sink) min = VG_MIN(min, (uint64_t) atomic_load(&s->acked[i]));
+    if (!rc) rc = s_outbox_trim(s, txn, min);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_err(rc, "outbox ack");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc) return s_err(rc, "outbox ack commit");
+    atomic_store(&s->acked[sink], upto_seq);
+    return 0;
+}
+
+uint64_t vg_store_outbox_count(vg_store_t *s, uint32_t sink)
+{
+    if (sink >= s->sinks) return 0;
     MDB_txn *txn;
     MDB_stat st;
     if (s_ro_begin(s, &txn)) return 0;
     uint64_t n = mdb_stat(txn, s->dbi[S_OUTBOX], &st) ? 0 : st.ms_entries;
     mdb_txn_abort(txn);
-    return n;
+    uint64_t next = atomic_load(&s->next_seq), acked = atomic_load(&s->acked[sink]);
+    uint64_t ahead = next > acked + 1 ? next - acked - 1 : 0; /* seqs after the cursor */
+    return VG_MIN(n, ahead);
 }

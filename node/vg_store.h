@@ -24,11 +24,22 @@ typedef struct vg_store vg_store_t;
 typedef struct vg_store_batch vg_store_batch_t;
 typedef struct vg_store_reader vg_store_reader_t;
 
+/* Most independent outbox consumers ("sinks") a store serves. */
+#define VG_STORE_SINKS_MAX 8
+
 typedef struct {
     const char *dir; /* created if missing */
     size_t map_size; /* bytes of address space; 0 = 64 GiB (sparse file) */
     bool no_sync;    /* skip fsync at commit (benchmarks only: loses durability) */
-    bool outbox;     /* anomalies go to the outbox (an external store takes them) */
+    /* Anomalies are not kept in the local anomaly databases: an external
+     * store has them (through the outbox). Implies at least one sink. */
+    bool outbox;
+    /* Outbox sinks (0..VG_STORE_SINKS_MAX); with >= 1 every new anomaly is
+     * appended to the outbox (see "outbox" below). 0 with outbox = 1. */
+    uint32_t outbox_sinks;
+    /* Sink names (the key of each one's persisted cursor, so a sink keeps
+     * its place when others are added or removed); NULL = "sink<i>". */
+    const char *outbox_sink_names[VG_STORE_SINKS_MAX];
 } vg_store_config_t;
 
 /* Opens (creating) the environment and its named databases. Returns 0 or
@@ -133,11 +144,21 @@ int vg_store_blob_put(vg_store_t *s, const void *key, size_t key_len, const void
  * VG_ERR_NOT_FOUND or VG_ERR_STORAGE. */
 int vg_store_blob_get(vg_store_t *s, const void *key, size_t key_len, void **out, size_t *len);
 
-/* ---- outbox: anomalies awaiting an external store ------------------------
- * With cfg.outbox, vg_store_put_anomaly appends the record to the outbox
- * (in the batch's transaction: durable with the verdict) instead of the
- * local anomaly databases. A delivery thread takes the oldest entries,
- * hands them to the external store and acks them once it committed. */
+/* ---- outbox: anomalies awaiting delivery to sinks ------------------------
+ * With cfg.outbox_sinks >= 1 (or cfg.outbox), vg_store_put_anomaly also
+ * appends each new record to the outbox, in the batch's transaction:
+ * durable with the verdict. With cfg.outbox the record goes to the outbox
+ * only (an external store keeps it; a repeat is appended again and that
+ * store ignores it); without, it is appended only when it is new to the
+ * local store. Entries carry an ascending sequence number (gaps possible).
+ *
+ * Every sink (0 .. outbox_sinks - 1: PostgreSQL, Kafka, alerts, ...)
+ * consumes the outbox independently through its own cursor, persisted in
+ * LMDB under the sink's name: take returns the oldest entries the sink
+ * has not acked, ack moves its cursor. An entry is deleted once every
+ * sink acked it. A sink that crashes between delivering and acking gets
+ * the same entries again (at-least-once: sinks deduplicate by anomaly
+ * id). A sink new to the data dir starts at the oldest entry kept. */
 
 typedef struct {
     size_t n;          /* records taken */
@@ -147,13 +168,21 @@ typedef struct {
     size_t *offs, cap;
 } vg_store_outbox_t;
 
-/* Copies up to max of the oldest entries into out (zero it before the
- * first use; vg_store_outbox_fini frees). Any thread but a writer's. */
-int vg_store_outbox_take(vg_store_t *s, size_t max, vg_store_outbox_t *out);
+/* Copies up to max of the oldest entries sink (< the configured sinks,
+ * else VG_ERR_INVALID) has not acked into out (zero it before the first
+ * use; vg_store_outbox_fini frees). Any thread but a writer's. */
+int vg_store_outbox_take(vg_store_t *s, uint32_t sink, size_t max, vg_store_outbox_t *out);
 void vg_store_outbox_fini(vg_store_outbox_t *o);
-/* Deletes every entry up to upto_seq (its own write transaction). */
-int vg_store_outbox_ack(vg_store_t *s, uint64_t upto_seq);
-/* Entries waiting. */
-uint64_t vg_store_outbox_count(vg_store_t *s);
+/* Marks every entry up to upto_seq delivered to sink (its own write
+ * transaction; durable on return) and deletes the entries every sink has
+ * acked. A cursor never moves back (an older upto_seq is a no-op).
+ * Returns 0, VG_ERR_INVALID (no such sink) or a storage error. */
+int vg_store_outbox_ack(vg_store_t *s, uint32_t sink, uint64_t upto_seq);
+/* Entries waiting for sink (an upper bound when sequence numbers have
+ * gaps: aborted batches); 0 for a sink that is not configured. */
+uint64_t vg_store_outbox_count(vg_store_t *s, uint32_t sink);
+/* Configured sinks and the name of one (NULL when out of range). */
+uint32_t vg_store_outbox_sinks(vg_store_t *s);
+const char *vg_store_outbox_sink_name(vg_store_t *s, uint32_t sink);
 
 #endif

@@ -233,9 +233,12 @@ where_to_look() {
   Vigil cluster: $n node(s)$([ "$gateway" = 1 ] && echo " + gateway"), state and logs under $dir/
 
 MSG
+  local pw; pw=$(sed -n 's/.*user: admin *password: \([^ ]*\).*/\1/p' "$gw_dir/gateway.log" 2>/dev/null | tail -1)
   [ "$gateway" = 1 ] && cat <<MSG
   gateway       http://$(gw_http)    (log $gw_dir/gateway.log)
-  score one     curl -s -XPOST http://$(gw_http)/v1/transactions -d '{"id":"t1","user_id":"u1","amount":42,"currency":"EUR","timestamp":"$(date -u +%Y-%m-%dT%H:%M:%SZ)"}'
+  admin login   user admin, password ${pw:-"(printed once in $gw_dir/gateway.log at the first start)"}
+  get a token   curl -s -XPOST http://$(gw_http)/v1/auth/token -H 'Content-Type: application/json' -d '{"username":"admin","password":"${pw:-PASSWORD}"}'
+  score one     curl -s -XPOST http://$(gw_http)/v1/transactions -H "Authorization: Bearer \$TOKEN" -d '{"id":"t1","user_id":"u1","amount":42,"currency":"EUR","timestamp":"$(date -u +%Y-%m-%dT%H:%M:%SZ)"}'
 MSG
   local ctl="$ctl_bin" # vigilctl finds ./var/cluster/nodes by itself
   [ "$dir" = var/cluster ] || ctl+=" --node $(addr_list $(known_ids))"

@@ -12,10 +12,18 @@ PKGS_BUILD=(
   librdkafka-dev libraft-dev libuv1-dev libjansson-dev libxxhash-dev
 )
 # Test tooling: fuzzers (clang-14 + libFuzzer runtime), real PostgreSQL,
-# kcat against the Kafka mock cluster, python3 for SMTP/HTTP receivers.
+# kcat against the Kafka mock cluster, python3 for SMTP/HTTP receivers,
+# openssl for the alert tests' STARTTLS certificate.
 PKGS_TEST=(
-  clang-14 libclang-rt-14-dev postgresql kcat lmdb-utils python3 curl
+  clang-14 libclang-rt-14-dev postgresql kcat lmdb-utils python3 curl openssl
 )
+# The dashboard (frontend/): built with Node.js + npm, its browser test drives
+# Debian's chromium. A node/npm already on the PATH (e.g. a newer Node.js from
+# another source: Vite needs 20.19 or later, bookworm's nodejs is 18) is kept;
+# Debian's are installed only when missing.
+PKGS_TEST+=(chromium)
+command -v node >/dev/null 2>&1 || PKGS_TEST+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS_TEST+=(npm)
 
 check_only=0
 case "${1:-}" in

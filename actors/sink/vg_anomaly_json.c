@@ -68,3 +68,47 @@ void vg_anomaly_reasons_json(vg_jw_t *w, const vg_reason_t *reasons, unsigned n)
     }
     vg_jw_arr_end(w);
 }
+
+void vg_anomaly_rec_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
+{
+    vg_jw_obj_begin(w);
+    vg_anomaly_rec_json_fields(w, a, details);
+    vg_jw_obj_end(w);
+}
+
+void vg_anomaly_rec_json_fields(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details)
+{
+    vg_jw_kstr(w, "id", a->id);
+    vg_jw_kstr(w, "user_id", a->user_id);
+    vg_jw_key(w, "timestamp");
+    vg_jw_ts(w, a->ts_ms);
+    vg_jw_key(w, "detected_at");
+    vg_jw_ts(w, a->detected_ms);
+    vg_jw_knum(w, "score", a->score);
+    vg_jw_kcstr(w, "severity", vg_severity_name(a->severity));
+    vg_jw_kcstr(w, "decision", vg_decision_name(a->decision));
+    vg_jw_knum(w, "amount", a->tx.amount);
+    vg_jw_kcstr(w, "currency", a->tx.currency);
+    vg_jw_key(w, "reasons");
+    vg_anomaly_reasons_json(w, a->reasons, a->n_reasons);
+    if (details) {
+        vg_jw_key(w, "transaction");
+        vg_anomaly_tx_json(w, &a->tx);
+        vg_jw_key(w, "features");
+        vg_anomaly_features_json(w, a);
+    }
+}
+
+void vg_verdict_json(vg_jw_t *w, const vg_verdict_t *v)
+{
+    vg_jw_obj_begin(w);
+    vg_jw_kstr(w, "id", v->id);
+    vg_jw_kcstr(w, "decision", vg_decision_name(v->decision));
+    vg_jw_kbool(w, "anomaly", v->anomaly);
+    vg_jw_knum(w, "score", v->score);
+    vg_jw_key(w, "reasons");
+    vg_anomaly_reasons_json(w, v->reasons, v->n_reasons);
+    if (v->flags & VG_VERDICT_F_DUPLICATE) vg_jw_kbool(w, "duplicate", true);
+    if (v->flags & VG_VERDICT_F_LATE) vg_jw_kbool(w, "late", true);
+    vg_jw_obj_end(w);
+}

@@ -20,4 +20,17 @@ void vg_anomaly_features_json(vg_jw_t *w, const vg_anomaly_rec_t *rec);
  * "contribution"}, ...]. */
 void vg_anomaly_reasons_json(vg_jw_t *w, const vg_reason_t *reasons, unsigned n);
 
+/* The anomaly object of GET /v1/anomalies ({"id", "user_id", "timestamp",
+ * "detected_at", "score", "severity", "decision", "amount", "currency",
+ * "reasons"}) and, with details, of GET /v1/anomalies/{id} (plus
+ * "transaction" and "features"). Also the value of the Kafka anomalies
+ * topic. */
+void vg_anomaly_rec_json(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details);
+/* The same members without the braces (a caller adding its own, e.g. the
+ * API's "label"). */
+void vg_anomaly_rec_json_fields(vg_jw_t *w, const vg_anomaly_rec_t *a, bool details);
+/* A verdict as POST /v1/transactions returns it: {"id", "decision",
+ * "anomaly", "score", "reasons"[, "duplicate": true][, "late": true]}. */
+void vg_verdict_json(vg_jw_t *w, const vg_verdict_t *v);
+
 #endif

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vg_ctl.h"
+#include "vg_ctl_view.h"
 #include "vg_err.h"
 #include "vg_json.h"
 #include "vg_log.h"
@@ -711,6 +712,44 @@ static void test_parsers(void **state)
     vg_arena_fini(&arena);
 }
 
+/* A node running the Kafka bridge: its status carries "kafka", shown as a
+ * section with one row per partition. */
+static void test_kafka_status(void **state)
+{
+    (void) state;
+    vg_arena_t arena = VG_ARENA_INIT;
+    vg_ctl_doc_t doc;
+    char why[200];
+    const char *json =
+        "{\"node\":1,\"leader\":1,\"term\":2,\"members\":[],\"kafka\":{\"group\":\"vigil\","
+        "\"topics\":[\"tx\"],\"paused\":true,\"consumed\":900,\"scored\":880,"
+        "\"dead_letters\":20,\"partitions\":[{\"topic\":\"tx\",\"partition\":0,"
+        "\"position\":500,\"committed\":450,\"high\":600,\"lag\":150,\"paused\":true},"
+        "{\"topic\":\"tx\",\"partition\":1,\"position\":-1,\"committed\":-1,\"high\":-1,"
+        "\"lag\":-1,\"paused\":true,\"future\":1}],\"lag\":150}}";
+    assert_int_equal(vg_ctl_doc_parse(json, strlen(json), &arena, &doc, why, sizeof why), 0);
+    assert_true(doc.has_kafka);
+    assert_string_equal(doc.kafka_group, "vigil");
+    assert_int_equal(doc.kafka_lag, 150);
+    assert_int_equal(doc.kafka_paused, 1);
+    assert_int_equal(doc.n_kafka_parts, 2);
+    assert_int_equal(doc.kafka_parts[0].committed, 450);
+    assert_int_equal(doc.kafka_parts[1].lag, -1);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    vg_ctl_result_t res = {.node = 1};
+    snprintf(res.addr, sizeof res.addr, "127.0.0.1:7101");
+    vg_ctl_view_status(f, &doc, &res);
+    fclose(f);
+    assert_has(text, "kafka      group vigil, 2 partitions, lag 150, 900 consumed, 20 dead "
+                     "letters (PAUSED)");
+    assert_has(text, "TOPIC  PARTITION  POSITION  COMMITTED  HIGH  LAG  PAUSED");
+    assert_has(text, "tx             0       500        450   600  150  yes");
+    free(text);
+    vg_arena_fini(&arena);
+}
+
 static int s_reset(void **state)
 {
     fake_t *all[] = {&g_leader, &g_follower, &g_loop_a, &g_loop_b, &g_mute};
@@ -783,6 +822,7 @@ int main(void)
         cmocka_unit_test_setup(test_map_summary, s_reset),
         cmocka_unit_test_setup(test_default_nodes, s_reset),
         cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_kafka_status),
         cmocka_unit_test(test_cluster_sh_dry_run),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

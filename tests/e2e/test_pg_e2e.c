@@ -129,12 +129,12 @@ static void test_outage_loses_nothing(void **state)
     sleep(3);
     assert_int_equal(s_pg("stop", NULL, NULL, 0), 0);
     sleep(2);
-    double waiting = s_metric("vigil_outbox_entries");
+    double waiting = s_metric("vigil_outbox_entries{sink=\"postgres\"}");
     e2e_resp_t r = e2e_get(&s_node, "/v1/anomalies?limit=5");
     assert_int_equal(r.status, 503); /* the store is down: said so, not an empty page */
     e2e_resp_free(&r);
     sleep(3);
-    double waiting2 = s_metric("vigil_outbox_entries");
+    double waiting2 = s_metric("vigil_outbox_entries{sink=\"postgres\"}");
     char dsn2[300];
     assert_int_equal(s_pg("start", NULL, dsn2, sizeof dsn2), 0);
     assert_string_equal(dsn2, s_dsn); /* same port */
@@ -143,7 +143,7 @@ static void test_outage_loses_nothing(void **state)
     pthread_join(t, NULL);
     double left = -1;
     for (int k = 0; k < 300 && left != 0; k++, usleep(100000))
-        left = s_metric("vigil_outbox_entries");
+        left = s_metric("vigil_outbox_entries{sink=\"postgres\"}");
     char counts[200];
     assert_int_equal(s_pg("sql",
                           "select count(*) || ' ' || count(distinct anomaly_id) from anomalies",
@@ -199,8 +199,8 @@ static void test_gateway_reads_shared_store(void **state)
     e2e_node_t g = {.port = e2e_free_port()};
     snprintf(g.url, sizeof g.url, "http://127.0.0.1:%d", g.port);
     snprintf(http, sizeof http, "127.0.0.1:%d", g.port);
-    const char *gargv[] = {gw_bin,    "--cluster", listen,     "--http", http,
-                           "--store", "postgres",  "--pg-dsn", s_dsn,    NULL};
+    const char *gargv[] = {gw_bin,   "--cluster", listen, "--http", http,  "--store",
+                           "postgres", "--pg-dsn", s_dsn,  "--auth", "off", NULL};
     pid_t gw = e2e_spawn(gargv, glog);
     long total = -1, rows = -1;
     for (int k = 0; k < 200 && total < 0; k++, usleep(100000)) {

@@ -928,7 +928,7 @@ static void test_outbox(void **state)
         s_put_anom(b, s_anom(id, "u", T0 + i * MIN, 0.9, 2, "mad", "amount"));
     }
     assert_int_equal(vg_store_batch_commit(&b), 0);
-    assert_int_equal(vg_store_outbox_count(f->s), 5);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 5);
     vg_anomaly_query_t q;
     vg_anomaly_query_init(&q);
     t_col_t *c = calloc(1, sizeof *c);
@@ -936,7 +936,7 @@ static void test_outbox(void **state)
     assert_int_equal(s_query(f->s, &q, 0, c, next), 0);
     assert_int_equal(c->n, 0); /* not in the local store */
     vg_store_outbox_t ob = {0};
-    assert_int_equal(vg_store_outbox_take(f->s, 3, &ob), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 3, &ob), 0);
     assert_int_equal(ob.n, 3);
     assert_int_equal(ob.last_seq, 3);
     vg_anomaly_rec_t rec;
@@ -944,24 +944,124 @@ static void test_outbox(void **state)
     vg_perr_clear(&perr);
     assert_int_equal(vg_anomaly_decode(ob.recs[2].ptr, ob.recs[2].len, &rec, &perr), 0);
     assert_true(vg_str_eq_c(rec.id, "ob2"));
-    assert_int_equal(vg_store_outbox_ack(f->s, ob.last_seq), 0);
-    assert_int_equal(vg_store_outbox_count(f->s), 2);
+    assert_int_equal(vg_store_outbox_ack(f->s, 0, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 2);
     vg_store_close(&f->s); /* the sequence continues after a reopen */
     assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
     assert_int_equal(vg_store_batch_begin(f->s, &b), 0);
     s_put_anom(b, s_anom("ob5", "u", T0 + 5 * MIN, 0.9, 2, "mad", "amount"));
     assert_int_equal(vg_store_batch_commit(&b), 0);
-    assert_int_equal(vg_store_outbox_take(f->s, 10, &ob), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 10, &ob), 0);
     assert_int_equal(ob.n, 3);
     assert_int_equal(ob.last_seq, 6);
     assert_int_equal(vg_anomaly_decode(ob.recs[0].ptr, ob.recs[0].len, &rec, &perr), 0);
     assert_true(vg_str_eq_c(rec.id, "ob3"));
-    assert_int_equal(vg_store_outbox_ack(f->s, 6), 0);
-    assert_int_equal(vg_store_outbox_count(f->s), 0);
-    assert_int_equal(vg_store_outbox_take(f->s, 10, &ob), 0);
+    assert_int_equal(vg_store_outbox_ack(f->s, 0, 6), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 10, &ob), 0);
     assert_int_equal(ob.n, 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 1, 10, &ob), VG_ERR_INVALID); /* one sink */
     vg_store_outbox_fini(&ob);
     free(c);
+}
+
+/* Ids of the records in ob, comma-separated. */
+static void s_outbox_ids(const vg_store_outbox_t *ob, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (size_t i = 0; i < ob->n; i++) {
+        vg_anomaly_rec_t rec;
+        vg_perr_t perr;
+        vg_perr_clear(&perr);
+        assert_int_equal(vg_anomaly_decode(ob->recs[i].ptr, ob->recs[i].len, &rec, &perr), 0);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%.*s", i ? "," : "", (int) rec.id.len, rec.id.ptr);
+    }
+}
+
+static void s_put_ids(vg_store_t *s, const char *const *ids)
+{
+    vg_store_batch_t *b;
+    assert_int_equal(vg_store_batch_begin(s, &b), 0);
+    for (int i = 0; ids[i]; i++)
+        s_put_anom(b, s_anom(ids[i], "u", T0 + i * MIN, 0.9, 2, "mad", "amount"));
+    assert_int_equal(vg_store_batch_commit(&b), 0);
+}
+
+/* Sinks over the embedded store: records are kept locally and queued for
+ * every sink (a repeated id is not queued again); each sink has its own
+ * cursor, persisted by name; an entry goes once all sinks acked it; the
+ * sequence never restarts, even with the outbox empty; a sink added later
+ * starts at the oldest entry, one removed no longer holds entries. */
+static void test_outbox_sinks(void **state)
+{
+    t_fix_t *f = *state;
+    vg_store_close(&f->s);
+    vg_store_config_t cfg = {.dir = f->dir,
+                             .map_size = 1u << 30,
+                             .outbox_sinks = 2,
+                             .outbox_sink_names = {"kafka", "alerts"}};
+    char err[256], ids[256];
+    assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
+    assert_int_equal(vg_store_outbox_sinks(f->s), 2);
+    assert_string_equal(vg_store_outbox_sink_name(f->s, 1), "alerts");
+    s_put_ids(f->s, (const char *[]){"a1", "a2", "a3", NULL});
+    s_put_ids(f->s, (const char *[]){"a1", NULL}); /* already stored: not queued again */
+    vg_anomaly_query_t q;
+    vg_anomaly_query_init(&q);
+    t_col_t *c = calloc(1, sizeof *c);
+    char next[VG_STORE_CURSOR_MAX + 1];
+    assert_int_equal(s_query(f->s, &q, 0, c, next), 0);
+    assert_int_equal(c->n, 3); /* kept locally too */
+    free(c);
+    vg_store_outbox_t ob = {0};
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 2, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "a1,a2");
+    assert_int_equal(vg_store_outbox_ack(f->s, 0, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 1);
+    assert_int_equal(vg_store_outbox_count(f->s, 1), 3); /* nothing deleted: alerts lags */
+    assert_int_equal(vg_store_outbox_take(f->s, 1, 10, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "a1,a2,a3");
+    assert_int_equal(vg_store_outbox_ack(f->s, 1, 1), 0); /* alerts acks a1 only */
+    assert_int_equal(vg_store_outbox_ack(f->s, 1, 0), 0); /* never back */
+    vg_store_close(&f->s);                                /* cursors survive a reopen */
+    assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 10, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "a3");
+    assert_int_equal(vg_store_outbox_ack(f->s, 0, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_take(f->s, 1, 10, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "a2,a3");
+    assert_int_equal(vg_store_outbox_ack(f->s, 1, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 1), 0);
+    vg_store_close(&f->s); /* empty outbox: the sequence continues after the cursors */
+    assert_int_equal(vg_store_open(&cfg, &f->s, err, sizeof err), 0);
+    s_put_ids(f->s, (const char *[]){"b1", NULL});
+    assert_int_equal(vg_store_outbox_take(f->s, 1, 10, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "b1");
+    assert_true(ob.last_seq > 3);
+    vg_store_close(&f->s); /* alerts removed, pg added: kafka keeps its place */
+    vg_store_config_t cfg2 = {.dir = f->dir,
+                              .map_size = 1u << 30,
+                              .outbox_sinks = 2,
+                              .outbox_sink_names = {"pg", "kafka"}};
+    assert_int_equal(vg_store_open(&cfg2, &f->s, err, sizeof err), 0);
+    s_put_ids(f->s, (const char *[]){"c1", NULL});
+    assert_int_equal(vg_store_outbox_take(f->s, 1, 10, &ob), 0);
+    s_outbox_ids(&ob, ids, sizeof ids);
+    assert_string_equal(ids, "b1,c1");
+    assert_int_equal(vg_store_outbox_ack(f->s, 1, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 2); /* pg: from the oldest entry */
+    assert_int_equal(vg_store_outbox_take(f->s, 0, 10, &ob), 0);
+    assert_int_equal(ob.n, 2);
+    assert_int_equal(vg_store_outbox_ack(f->s, 0, ob.last_seq), 0);
+    assert_int_equal(vg_store_outbox_count(f->s, 0), 0);
+    vg_store_outbox_fini(&ob);
 }
 
 int main(void)
@@ -984,6 +1084,7 @@ int main(void)
         T(test_map_full),
         T(test_group_commit_throughput),
         T(test_outbox),
+        T(test_outbox_sinks),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
