@@ -174,7 +174,7 @@ int vg_router_anomaly_query(vg_router_t *r, const vg_anomaly_query_t *q, vg_anom
         }
     }
     if (!rc) {
-        qsort(items, n, sizeof *items, s_item_cmp_desc);
+        if (n) qsort(items, n, sizeof *items, s_item_cmp_desc); /* items may be NULL */
         size_t take = 0;
         while (take < n && take < q->limit &&
                (!front_len ||

@@ -160,9 +160,15 @@ static inline int e2e_stop(e2e_node_t *n, int sig)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Kills the node and removes its dir (VG_E2E_KEEP=1 keeps it, and says
+ * where, for a look at the node's log after a failure). */
 static inline void e2e_cleanup(e2e_node_t *n)
 {
     if (n->pid > 0) e2e_stop(n, SIGKILL);
+    if (getenv("VG_E2E_KEEP") && n->dir[0]) {
+        fprintf(stderr, "e2e: kept %s\n", n->dir);
+        return;
+    }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->dir);
     if (n->dir[0] && strncmp(n->dir, "/tmp/vigil-e2e-", 15) == 0) {

@@ -95,10 +95,13 @@ static t_resp_t t_req(const char *method, const char *path, const char *body, co
     }
     if (extra) h = curl_slist_append(h, extra);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (curl_easy_perform(c) != CURLE_OK)
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
         r.status = -1;
-    else
+        fprintf(stderr, "%s %s: %s\n", method, path, curl_easy_strerror(cc));
+    } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (r.body) r.json = json_loads(r.body, 0, NULL);
