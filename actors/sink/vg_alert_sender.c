@@ -182,10 +182,10 @@ static bool s_send(vg__chan_t *c, const vg__item_t *items, size_t n, bool digest
         vg__sb_fini(&msg.body);
         return false;
     }
+    c->tokens -= 1; /* every request counts against the channel's rate, refused ones too */
     if (res.rc == 0) {
         vg_counter_add(&c->sent, 1);
         if (digest) vg_counter_add(&c->digests, 1);
-        c->tokens -= 1;
         if (!atomic_exchange(&c->healthy, true))
             vg_info(S_MOD, "%s: delivering again", c->cfg->name);
     } else {

@@ -369,6 +369,34 @@ static void test_throttle_digest(void **state)
     json_decref(rec);
 }
 
+/* Refused requests spend tokens too: a channel answering 410 to everything
+ * is not hammered once per alert (it was, before: only successes counted). */
+static void test_throttle_counts_refusals(void **state)
+{
+    vt_recv_t http;
+    char dir[64];
+    vg_alert_t *a = s_open_http(
+        &http, dir, NULL, "webhook", "",
+        "\"throttle\":{\"rate_per_min\":60,\"burst\":2,\"digest_wait_s\":0.3},\"group_wait_ms\":0,"
+        "\"retry\":{\"base_ms\":40,\"max_ms\":150}");
+    vt_recv_fail(&http, 100000, 410); /* gone: permanent */
+    vt_anom_t as[8];
+    char ids[8][16], users[8][16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(ids[i], sizeof ids[i], "tx-r%d", i);
+        snprintf(users[i], sizeof users[i], "ruser-%d", i);
+        as[i] = (vt_anom_t){ids[i], users[i], 10, 0.9, "mad", "amount", VG_DECISION_BLOCK};
+    }
+    assert_int_equal(vt_deliver(a, as, 8), 0);
+    VT_WAIT(vt_stats(a, "hook").held + vt_stats(a, "hook").dead >= 8 ||
+                vt_stats(a, "hook").held == 6,
+            3000);
+    usleep(200000);
+    /* the burst (2) went out and was refused; the other 6 wait for a digest */
+    assert_int_equal(vt_recv_count(&http), 2);
+    assert_int_equal(vt_stats(a, "hook").held, 6);
+}
+
 /* ---- failures -------------------------------------------------------------- */
 
 static void test_outage_retries_once(void **state)
@@ -773,6 +801,7 @@ int main(void)
         cmocka_unit_test_teardown(test_slack_delivery, vt_cleanup),
         cmocka_unit_test_teardown(test_webhook_signature, vt_cleanup),
         cmocka_unit_test_teardown(test_dedup_counts, vt_cleanup),
+        cmocka_unit_test_teardown(test_throttle_counts_refusals, vt_cleanup),
         cmocka_unit_test_teardown(test_throttle_digest, vt_cleanup),
         cmocka_unit_test_teardown(test_outage_retries_once, vt_cleanup),
         cmocka_unit_test_teardown(test_restart_mid_retry, vt_cleanup),
