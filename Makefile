@@ -12,7 +12,7 @@ FUZZ_LONG ?= 600
 HTTP      ?= 127.0.0.1:8080
 DATA_DIR  ?= var
 
-.PHONY: all deps build asan run test test-fast bench fuzz format clean help
+.PHONY: all deps build asan run test test-fast bench fuzz format clean help dashboard
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make bench   build and run the benchmarks in tests/bench/ (figures printed)"
 	@echo "make fuzz    run every libFuzzer target for FUZZ_LONG=$(FUZZ_LONG) seconds"
 	@echo "make format  apply .clang-format to the C sources"
+	@echo "make dashboard  build the dashboard (frontend/ → frontend/dist; part of make build)"
 	@echo "make clean   remove build directories"
 
 deps:
@@ -37,6 +38,23 @@ $(ASAN)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+	@$(MAKE) --no-print-directory dashboard
+
+# The dashboard (frontend/, TypeScript + Vite) into frontend/dist, which the
+# gateway serves at /: `npm ci` only when node_modules is missing or older
+# than package-lock.json, then `npm run build`. Skipped (with a note) without
+# npm or with a Node.js older than 20.19 (Vite 7 needs it).
+dashboard:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	    echo "dashboard: npm not found: frontend/dist not built (ops/install-deps.sh installs Node.js)"; \
+	elif ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)'; then \
+	    echo "dashboard: Node.js $$(node --version) is older than 20.19: frontend/dist not built"; \
+	else \
+	    cd frontend && \
+	    { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	      npm ci --no-audit --no-fund; } && \
+	    npm run build --silent; \
+	fi
 
 asan: $(ASAN)/CMakeCache.txt
 	cmake --build $(ASAN) -j $(JOBS)
@@ -76,4 +94,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) frontend/dist
