@@ -123,15 +123,21 @@ static void s_error_send(vg_http_conn_t *c, s_thread_t *t, int err, int status, 
 /* The one error reply: status from the vg_err, body {"error":{...}}. */
 static void s_error(vg_http_conn_t *c, s_thread_t *t, int err, const char *field, int32_t index,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void s_verror(vg_http_conn_t *c, s_thread_t *t, int err, const char *field, int32_t index,
+                     const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_error_send(c, t, err, vg_api_status_of(err), field, index, msg, NULL);
+}
+
 static void s_error(vg_http_conn_t *c, s_thread_t *t, int err, const char *field, int32_t index,
                     const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_verror(c, t, err, field, index, fmt, ap);
     va_end(ap);
-    s_error_send(c, t, err, vg_api_status_of(err), field, index, msg, NULL);
 }
 
 static void s_perr_reply(vg_http_conn_t *c, s_thread_t *t, const vg_perr_t *e)
@@ -171,12 +177,10 @@ static bool s_method(vg_http_conn_t *c, s_thread_t *t, const char *want)
 void vg__api_error(vg_http_conn_t *c, vg__api_thread_t *t, int err, const char *field,
                    const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s_verror(c, t, err, field, -1, fmt, ap);
     va_end(ap);
-    s_error_send(c, t, err, vg_api_status_of(err), field, -1, msg, NULL);
 }
 
 void vg__api_retry_later(vg_http_conn_t *c, vg__api_thread_t *t, int retry_s, const char *msg)
