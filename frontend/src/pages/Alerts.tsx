@@ -14,7 +14,18 @@ import {
   isAlertingOff,
   type AlertFilters,
 } from "../alerts";
-import { Empty, ErrorState, Icon, SkeletonRows, Spinner, Stat, Time } from "../components/ui";
+import {
+  ClearFilters,
+  FilterSelect,
+  Options,
+  Pager,
+  RefreshButton,
+  TableCard,
+  TableEmpty,
+  useCursorStack,
+  useKeyboardTable,
+} from "../components/table";
+import { Empty, ErrorState, SkeletonRows, Spinner, Stat, Time } from "../components/ui";
 import { useApp } from "../context";
 import { fmtInt } from "../format";
 import { navigate, useNow, usePolling, useResource, useTitle } from "../hooks";
@@ -36,15 +47,14 @@ export function Alerts({ params }: { params: Record<string, string> }) {
   const tiles = useMemo(() => channelTiles(channels.data), [channels.data]);
   const names = useMemo(() => channelNames(channels.data), [channels.data]);
 
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [index, setIndex] = useState(0);
+  const { cursors, index, setIndex, push, reset } = useCursorStack();
   const [page, setPage] = useState<AlertPage | null>(null);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
-  const [focus, setFocus] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
-  const tbody = useRef<HTMLTableSectionElement>(null);
   const seq = useRef(0);
+  const rows = useMemo(() => (page?.alerts ?? []).map((a) => alertRow(a)), [page]);
+  const { focus, setFocus, tbody, keyHandler, rowProps } = useKeyboardTable(rows.length);
 
   const load = useCallback(
     async (cursor: string | null, idx: number, quiet = false) => {
@@ -70,18 +80,17 @@ export function Alerts({ params }: { params: Record<string, string> }) {
   );
 
   useEffect(() => {
-    setCursors([null]);
+    reset();
     setPage(null);
     load(null, 0);
   }, [filterKey]);
   // the first page follows new alerts; later pages stay put
   usePolling(() => index === 0 && !loading && !error && load(null, 0, true), 10_000, index === 0);
 
-  const rows = useMemo(() => (page?.alerts ?? []).map((a) => alertRow(a)), [page]);
   const next = page?.next_cursor ?? null;
   const older = () => {
     if (!next || loading) return;
-    setCursors([...cursors.slice(0, index + 1), next]);
+    push(next);
     load(next, index + 1);
   };
   const newer = () => {
@@ -105,31 +114,20 @@ export function Alerts({ params }: { params: Record<string, string> }) {
     }
   };
 
-  const focusRow = (i: number) => {
-    const k = Math.max(0, Math.min(rows.length - 1, i));
-    setFocus(k);
-    tbody.current?.querySelectorAll<HTMLTableRowElement>("tr[data-id]")[k]?.focus();
-  };
-  const onKey = (e: KeyboardEvent) => {
-    if ((e.target as HTMLElement).closest("input, textarea, select, button, a")) return;
-    if (e.altKey || e.ctrlKey || e.metaKey) return;
-    const k = e.key;
-    const r = rows[focus];
-    if (k === "ArrowDown" || k === "j") focusRow(focus + 1);
-    else if (k === "ArrowUp" || k === "k") focusRow(focus - 1);
-    else if (k === "Home") focusRow(0);
-    else if (k === "End") focusRow(rows.length - 1);
-    else if ((k === "Enter" || k === "o") && r?.anomalyHref) navigate(r.anomalyHref);
-    else if (k === "PageDown" || k === "n") older();
-    else if (k === "PageUp" || k === "p") newer();
-    else if (k === "r" && isAdmin && r?.retryable && !busy) retry(r.id);
-    else return;
-    e.preventDefault();
-  };
+  const onKey = keyHandler({
+    skip: "input, textarea, select, button, a",
+    older,
+    newer,
+    extra: (k) => {
+      const r = rows[focus];
+      if ((k === "Enter" || k === "o") && r?.anomalyHref) navigate(r.anomalyHref);
+      else if (k === "r" && isAdmin && r?.retryable && !busy) retry(r.id);
+      else return false;
+      return true;
+    },
+  });
 
   const off = isAlertingOff(error) || isAlertingOff(channels.error);
-  const from = index * PAGE_SIZE + 1;
-  const to = index * PAGE_SIZE + rows.length;
 
   return (
     <div class="page page-alerts">
@@ -140,14 +138,7 @@ export function Alerts({ params }: { params: Record<string, string> }) {
         </div>
         {!off && (
           <div class="row gap-sm">
-            <button
-              class="btn btn-sm"
-              onClick={() => (load(cursors[index], index), channels.reload(true))}
-              disabled={loading}
-              aria-label="Refresh"
-            >
-              <Icon name="refresh" size={15} /> Refresh
-            </button>
+            <RefreshButton onClick={() => (load(cursors[index], index), channels.reload(true))} disabled={loading} />
           </div>
         )}
       </header>
@@ -180,175 +171,125 @@ export function Alerts({ params }: { params: Record<string, string> }) {
           </section>
 
           <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters" data-testid="alert-filters">
-            <label class="field field-inline">
-              <span>Status</span>
-              <select
-                class="input input-sm"
-                name="status"
-                value={filters.status ?? ""}
-                onChange={(e) => setFilters({ ...filters, status: (e.target as HTMLSelectElement).value as AlertFilters["status"] })}
-              >
-                <option value="">Any</option>
-                {ALERT_STATUSES.map((s) => (
-                  <option value={s} key={s}>
-                    {s}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label class="field field-inline">
-              <span>Channel</span>
-              <select
-                class="input input-sm"
-                name="channel"
-                value={filters.channel ?? ""}
-                onChange={(e) => setFilters({ ...filters, channel: (e.target as HTMLSelectElement).value })}
-              >
-                <option value="">Any</option>
-                {[...new Set([...names, ...(filters.channel ? [filters.channel] : [])])].map((c) => (
-                  <option value={c} key={c}>
-                    {c}
-                  </option>
-                ))}
-              </select>
-            </label>
-            {nFilters > 0 && (
-              <button type="button" class="btn btn-sm btn-ghost" onClick={() => setFilters({})} data-testid="clear-alert-filters">
-                <Icon name="x" size={14} /> Clear {nFilters > 1 ? `${nFilters} filters` : "filter"}
-              </button>
-            )}
+            <FilterSelect
+              label="Status"
+              name="status"
+              value={filters.status}
+              onChange={(v) => setFilters({ ...filters, status: v as AlertFilters["status"] })}
+            >
+              <option value="">Any</option>
+              <Options values={ALERT_STATUSES} />
+            </FilterSelect>
+            <FilterSelect label="Channel" name="channel" value={filters.channel} onChange={(v) => setFilters({ ...filters, channel: v })}>
+              <option value="">Any</option>
+              <Options values={[...new Set([...names, ...(filters.channel ? [filters.channel] : [])])]} />
+            </FilterSelect>
+            <ClearFilters count={nFilters} onClear={() => setFilters({})} testid="clear-alert-filters" />
           </form>
 
-          <div class="card table-card">
-            {error ? (
-              <ErrorState error={error} onRetry={() => load(cursors[index], index)} />
-            ) : (
-              <div class="table-scroll">
-                <table class="grid" aria-label="Alerts" data-testid="alerts-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Created</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Channel</th>
-                      <th scope="col">User</th>
-                      <th scope="col">Reason</th>
-                      <th scope="col" class="num">Count</th>
-                      <th scope="col" class="num">Attempts</th>
-                      <th scope="col">Last error</th>
-                      <th scope="col">Anomaly</th>
-                      {isAdmin && <th scope="col" class="actions" aria-label="Actions" />}
-                    </tr>
-                  </thead>
-                  <tbody ref={tbody} onKeyDown={onKey} class={loading && page ? "is-reloading" : ""}>
-                    {!page && loading && <SkeletonRows rows={6} cols={isAdmin ? 10 : 9} />}
-                    {rows.map((r, i) => (
-                      <tr
-                        key={r.id}
-                        data-id={r.id}
-                        tabIndex={i === focus ? 0 : -1}
-                        class={i === focus ? "is-focus" : ""}
-                        aria-selected={i === focus}
-                        onFocus={() => setFocus(i)}
-                        onClick={(e) => {
-                          if ((e.target as HTMLElement).closest("button, a")) return;
-                          setFocus(i);
-                        }}
-                      >
-                        <td class="nowrap">
-                          <Time value={r.created} now={now} short />
-                        </td>
-                        <td>
-                          <span class={`badge ${r.statusClass}`} title={r.statusHint} data-testid="alert-status">
-                            <span class="dot" aria-hidden="true" />
-                            {r.status}
-                          </span>
-                        </td>
-                        <td class="mono">{r.channel}</td>
-                        <td class="mono ellipsis" title={r.user}>
-                          {r.user || <span class="muted">—</span>}
-                        </td>
-                        <td class="mono ellipsis" title={r.reason}>
-                          {r.reason || <span class="muted">—</span>}
-                        </td>
-                        <td class="num">{r.count}</td>
-                        <td class="num">{fmtInt(r.attempts)}</td>
-                        <td class="alert-error" title={r.error || undefined}>
-                          {r.error ? r.errorShort : <span class="muted">—</span>}
-                        </td>
-                        <td>
-                          {r.anomalyHref ? (
-                            <a href={r.anomalyHref} tabIndex={-1} data-testid="alert-anomaly">
-                              Open
-                            </a>
-                          ) : (
-                            <span class="muted">—</span>
-                          )}
-                        </td>
-                        {isAdmin && (
-                          <td class="actions">
-                            {r.retryable && (
-                              <button
-                                class="btn btn-sm"
-                                tabIndex={-1}
-                                disabled={busy === r.id}
-                                onClick={() => retry(r.id)}
-                                data-testid="alert-retry"
-                                title="Queue this dead alert again (r)"
-                              >
-                                Retry
-                              </button>
-                            )}
-                          </td>
-                        )}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {page && rows.length === 0 && !loading && (
-                  <Empty title={nFilters ? "No alerts match these filters" : "No alerts yet"} icon={nFilters ? "filter" : "inbox"}>
-                    {nFilters ? (
-                      <button class="btn btn-sm" onClick={() => setFilters({})}>
-                        Clear filters
-                      </button>
-                    ) : (
-                      "Alerts appear here when an anomaly matches a route of alerts.json."
+          <TableCard
+            error={error}
+            onRetry={() => load(cursors[index], index)}
+            foot={
+              <Pager
+                index={index}
+                pageSize={PAGE_SIZE}
+                count={rows.length}
+                loading={loading}
+                hasNext={!!next}
+                onNewer={newer}
+                onOlder={older}
+                testid="alerts"
+                note={page?.nodes && page.nodes > 1 ? ` · from ${page.nodes} nodes` : ""}
+                keys={
+                  <>
+                    <kbd>Enter</kbd> open anomaly · <kbd>n</kbd>/<kbd>p</kbd> page
+                    {isAdmin && (
+                      <>
+                        {" "}
+                        · <kbd>r</kbd> retry
+                      </>
                     )}
-                  </Empty>
-                )}
-              </div>
+                  </>
+                }
+              />
+            }
+          >
+            <table class="grid" aria-label="Alerts" data-testid="alerts-table">
+              <thead>
+                <tr>
+                  <th scope="col">Created</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Channel</th>
+                  <th scope="col">User</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col" class="num">Count</th>
+                  <th scope="col" class="num">Attempts</th>
+                  <th scope="col">Last error</th>
+                  <th scope="col">Anomaly</th>
+                  {isAdmin && <th scope="col" class="actions" aria-label="Actions" />}
+                </tr>
+              </thead>
+              <tbody ref={tbody} onKeyDown={onKey} class={loading && page ? "is-reloading" : ""}>
+                {!page && loading && <SkeletonRows rows={6} cols={isAdmin ? 10 : 9} />}
+                {rows.map((r, i) => (
+                  <tr key={r.id} {...rowProps(i, r.id, () => setFocus(i))}>
+                    <td class="nowrap">
+                      <Time value={r.created} now={now} short />
+                    </td>
+                    <td>
+                      <span class={`badge ${r.statusClass}`} title={r.statusHint} data-testid="alert-status">
+                        <span class="dot" aria-hidden="true" />
+                        {r.status}
+                      </span>
+                    </td>
+                    <td class="mono">{r.channel}</td>
+                    <td class="mono ellipsis" title={r.user}>
+                      {r.user || <span class="muted">—</span>}
+                    </td>
+                    <td class="mono ellipsis" title={r.reason}>
+                      {r.reason || <span class="muted">—</span>}
+                    </td>
+                    <td class="num">{r.count}</td>
+                    <td class="num">{fmtInt(r.attempts)}</td>
+                    <td class="alert-error" title={r.error || undefined}>
+                      {r.error ? r.errorShort : <span class="muted">—</span>}
+                    </td>
+                    <td>
+                      {r.anomalyHref ? (
+                        <a href={r.anomalyHref} tabIndex={-1} data-testid="alert-anomaly">
+                          Open
+                        </a>
+                      ) : (
+                        <span class="muted">—</span>
+                      )}
+                    </td>
+                    {isAdmin && (
+                      <td class="actions">
+                        {r.retryable && (
+                          <button
+                            class="btn btn-sm"
+                            tabIndex={-1}
+                            disabled={busy === r.id}
+                            onClick={() => retry(r.id)}
+                            data-testid="alert-retry"
+                            title="Queue this dead alert again (r)"
+                          >
+                            Retry
+                          </button>
+                        )}
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {page && rows.length === 0 && !loading && (
+              <TableEmpty noun="alerts" filtered={nFilters} onClear={() => setFilters({})}>
+                Alerts appear here when an anomaly matches a route of alerts.json.
+              </TableEmpty>
             )}
-            <footer class="table-foot">
-              <div class="muted small">
-                {rows.length > 0 ? (
-                  <>
-                    Page {index + 1} · rows {fmtInt(from)}–{fmtInt(to)}
-                    {page?.nodes && page.nodes > 1 ? ` · from ${page.nodes} nodes` : ""}
-                    {loading && <Spinner label="Loading" />}
-                  </>
-                ) : loading ? (
-                  <Spinner label="Loading" />
-                ) : null}
-              </div>
-              <div class="kbd-hint muted small" aria-hidden="true">
-                <kbd>↑</kbd>
-                <kbd>↓</kbd> move · <kbd>Enter</kbd> open anomaly · <kbd>n</kbd>/<kbd>p</kbd> page
-                {isAdmin && (
-                  <>
-                    {" "}
-                    · <kbd>r</kbd> retry
-                  </>
-                )}
-              </div>
-              <div class="row gap-sm">
-                <button class="btn btn-sm" onClick={newer} disabled={index === 0 || loading} data-testid="alerts-newer">
-                  <Icon name="chevron-left" size={15} /> Newer
-                </button>
-                <button class="btn btn-sm" onClick={older} disabled={!next || loading} data-testid="alerts-older">
-                  Older <Icon name="chevron-right" size={15} />
-                </button>
-              </div>
-            </footer>
-          </div>
+          </TableCard>
         </>
       )}
     </div>

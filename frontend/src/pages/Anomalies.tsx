@@ -7,16 +7,24 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { ApiError, describeError } from "../api";
 import { LabelEditor } from "../components/LabelEditor";
 import {
+  ClearFilters,
+  FilterSelect,
+  InputField,
+  Options,
+  Pager,
+  RefreshButton,
+  TableCard,
+  TableEmpty,
+  useCursorStack,
+  useKeyboardTable,
+} from "../components/table";
+import {
   DecisionBadge,
-  Empty,
-  ErrorState,
-  Icon,
   LabelBadge,
   Meter,
   Modal,
   SeverityBadge,
   SkeletonRows,
-  Spinner,
   Time,
 } from "../components/ui";
 import { useApp } from "../context";
@@ -83,13 +91,11 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
 
   const restored = cache && cache.key === filterKey ? cache : null;
   const [pageSize, setPageSize] = useState(restored?.pageSize ?? DEFAULT_PAGE_SIZE);
-  const [cursors, setCursors] = useState<(string | null)[]>(restored?.cursors ?? [null]);
-  const [index, setIndex] = useState(restored?.index ?? 0);
+  const { cursors, index, setIndex, push, reset } = useCursorStack(restored ?? undefined);
   const [rows, setRows] = useState<Anomaly[] | null>(restored?.rows ?? null);
   const [next, setNext] = useState<string | null>(restored?.next ?? null);
   const [loading, setLoading] = useState(!restored);
   const [error, setError] = useState<unknown>(null);
-  const [focus, setFocus] = useState(restored?.focus ?? 0);
   const [sort, setSort] = useState<Sort>({ key: "time", dir: "desc" });
   const [live, setLive] = useState(true);
   const [newIds, setNewIds] = useState<Set<string>>(new Set());
@@ -97,7 +103,8 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
   const [gap, setGap] = useState(false);
   const [labelFor, setLabelFor] = useState<{ id: string; initial?: LabelValue } | null>(null);
   const newest = useRef<Anomaly | undefined>(restored?.newest);
-  const tbody = useRef<HTMLTableSectionElement>(null);
+  const shown = useMemo(() => (rows ? (sort.key === "time" && sort.dir === "desc" ? rows : sortRows(rows, sort)) : []), [rows, sort]);
+  const { focus, setFocus, tbody, focusRow, keyHandler, rowProps } = useKeyboardTable(shown.length, restored?.focus ?? 0);
   const reqSeq = useRef(0);
   const skipFirstLoad = useRef(!!restored);
 
@@ -143,7 +150,7 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
       skipFirstLoad.current = false;
       return;
     }
-    setCursors([null]);
+    reset();
     setRows(null);
     load(null, 0, pageSize);
   }, [filterKey, pageSize]);
@@ -160,8 +167,7 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
 
   const older = () => {
     if (!next || loading) return;
-    const c = [...cursors.slice(0, index + 1), next];
-    setCursors(c);
+    push(next);
     load(next, index + 1, pageSize);
   };
   const newer = () => {
@@ -169,7 +175,7 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
     load(cursors[index - 1], index - 1, pageSize);
   };
   const first = () => {
-    setCursors([null]);
+    reset();
     load(null, 0, pageSize);
   };
 
@@ -202,47 +208,36 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
   const setFilters = (f: AnomalyFilters) => navigate(formatHash(["anomalies"], filtersToParams(f)));
   const update = (patch: Partial<AnomalyFilters>) => setFilters({ ...filters, ...patch });
 
-  const shown = useMemo(() => (rows ? (sort.key === "time" && sort.dir === "desc" ? rows : sortRows(rows, sort)) : []), [rows, sort]);
 
   const open = (a: Anomaly) => navigate(anomalyHref(a.id));
 
-  const focusRow = (i: number) => {
-    const k = Math.max(0, Math.min(shown.length - 1, i));
-    setFocus(k);
-    tbody.current?.querySelectorAll<HTMLTableRowElement>("tr[data-id]")[k]?.focus();
-  };
-
-  const onKey = (e: KeyboardEvent) => {
-    if ((e.target as HTMLElement).closest("input, textarea, select")) return;
-    if (e.altKey || e.ctrlKey || e.metaKey) return;
-    const k = e.key;
-    if (k === "ArrowDown" || k === "j") focusRow(focus + 1);
-    else if (k === "ArrowUp" || k === "k") focusRow(focus - 1);
-    else if (k === "Home") focusRow(0);
-    else if (k === "End") focusRow(shown.length - 1);
-    else if ((k === "Enter" || k === "o") && shown[focus]) open(shown[focus]);
-    else if (k === "PageDown" || k === "n") older();
-    else if (k === "PageUp" || k === "p") newer();
-    else {
+  const onKey = keyHandler({
+    skip: "input, textarea, select",
+    older,
+    newer,
+    extra: (k) => {
+      const a = shown[focus];
       const c = LABEL_CHOICES.find((x) => x.key === k);
-      if (c && shown[focus]) setLabelFor({ id: shown[focus].id, initial: c.value });
-      else return;
-    }
-    e.preventDefault();
-  };
+      if ((k === "Enter" || k === "o") && a) open(a);
+      else if (c && a) setLabelFor({ id: a.id, initial: c.value });
+      else return false;
+      return true;
+    },
+  });
 
-  const onLabelled = (id: string, l: AnomalyLabel) => {
-    setRows((rs) => (rs ? rs.map((a) => (a.id === id ? { ...a, label: l } : a)) : rs));
+  /** the label dialog closed: back to the row it was opened from */
+  const closeLabel = () => {
     setLabelFor(null);
     performance.mark("vigil:anomalies-rows-dom");
-  requestAnimationFrame(() => focusRow(focus));
+    requestAnimationFrame(() => focusRow(focus));
+  };
+  const onLabelled = (id: string, l: AnomalyLabel) => {
+    setRows((rs) => (rs ? rs.map((a) => (a.id === id ? { ...a, label: l } : a)) : rs));
+    closeLabel();
   };
 
   const toggleSort = (key: SortKey) =>
     setSort((s) => (s.key === key ? { key, dir: s.dir === "desc" ? "asc" : "desc" } : { key, dir: "desc" }));
-
-  const from = index * pageSize + 1;
-  const to = index * pageSize + (rows?.length ?? 0);
 
   return (
     <div class="page page-anomalies">
@@ -270,179 +265,143 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
             <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} />
             <span>Live</span>
           </label>
-          <button class="btn btn-sm" onClick={() => load(cursors[index], index, pageSize)} disabled={loading} aria-label="Refresh">
-            <Icon name="refresh" size={15} /> Refresh
-          </button>
+          <RefreshButton onClick={() => load(cursors[index], index, pageSize)} disabled={loading} />
         </div>
       </header>
 
       <Filters filters={filters} onChange={update} onClear={() => setFilters({})} count={n} />
 
-      <div class="card table-card">
-        {error ? (
-          <ErrorState error={error} onRetry={() => load(cursors[index], index, pageSize)} />
-        ) : (
-          <div class="table-scroll">
-            <table class="grid" aria-label="Anomalies" aria-rowcount={rows ? rows.length : -1} data-testid="anomalies-table">
-              <thead>
-                <tr>
-                  <SortTh k="time" sort={sort} onSort={toggleSort} label="Event time" />
-                  <SortTh k="severity" sort={sort} onSort={toggleSort} label="Severity" />
-                  <th scope="col">Decision</th>
-                  <SortTh k="score" sort={sort} onSort={toggleSort} label="Score" num />
-                  <SortTh k="amount" sort={sort} onSort={toggleSort} label="Amount" num />
-                  <th scope="col">User</th>
-                  <th scope="col">Why</th>
-                  <th scope="col">Label</th>
-                </tr>
-              </thead>
-              <tbody ref={tbody} onKeyDown={onKey} class={loading && rows ? "is-reloading" : ""}>
-                {!rows && loading && <SkeletonRows rows={10} cols={8} />}
-                {rows &&
-                  shown.map((a, i) => {
-                    const why = reasonSummary(a.reasons);
-                    const lab = labelOf(a);
-                    return (
-                      <tr
-                        key={a.id}
-                        data-id={a.id}
-                        tabIndex={i === focus ? 0 : -1}
-                        class={`${newIds.has(a.id) ? "is-new " : ""}${i === focus ? "is-focus" : ""}`}
-                        aria-selected={i === focus}
-                        onClick={(e) => {
-                          if ((e.target as HTMLElement).closest("button, a")) return;
-                          open(a);
-                        }}
-                        onFocus={() => setFocus(i)}
-                      >
-                        <td class="nowrap">
-                          <Time value={a.timestamp} now={now} short />
-                        </td>
-                        <td>
-                          <SeverityBadge value={a.severity} />
-                        </td>
-                        <td>
-                          <DecisionBadge value={a.decision} />
-                        </td>
-                        <td class="num">
-                          <span class="score">
-                            <Meter value={a.score} tone={a.score >= 0.9 ? "bad" : a.score >= 0.7 ? "warn" : undefined} />
-                            {fmtScore(a.score)}
+      <TableCard
+        error={error}
+        onRetry={() => load(cursors[index], index, pageSize)}
+        foot={
+          <Pager
+            index={index}
+            pageSize={pageSize}
+            count={rows?.length ?? 0}
+            loading={loading}
+            hasNext={!!next}
+            onNewer={newer}
+            onOlder={older}
+            testid="page"
+            keys={
+              <>
+                <kbd>Enter</kbd> open · <kbd>f</kbd>/<kbd>l</kbd>/<kbd>u</kbd> label · <kbd>n</kbd>/<kbd>p</kbd> page
+              </>
+            }
+            controls={
+              <label class="muted small">
+                Rows{" "}
+                <select
+                  class="input input-sm"
+                  value={pageSize}
+                  onChange={(e) => setPageSize(Number((e.target as HTMLSelectElement).value))}
+                >
+                  <Options values={PAGE_SIZES} />
+                </select>
+              </label>
+            }
+          />
+        }
+      >
+          <table class="grid" aria-label="Anomalies" aria-rowcount={rows ? rows.length : -1} data-testid="anomalies-table">
+            <thead>
+              <tr>
+                <SortTh k="time" sort={sort} onSort={toggleSort} label="Event time" />
+                <SortTh k="severity" sort={sort} onSort={toggleSort} label="Severity" />
+                <th scope="col">Decision</th>
+                <SortTh k="score" sort={sort} onSort={toggleSort} label="Score" num />
+                <SortTh k="amount" sort={sort} onSort={toggleSort} label="Amount" num />
+                <th scope="col">User</th>
+                <th scope="col">Why</th>
+                <th scope="col">Label</th>
+              </tr>
+            </thead>
+            <tbody ref={tbody} onKeyDown={onKey} class={loading && rows ? "is-reloading" : ""}>
+              {!rows && loading && <SkeletonRows rows={10} cols={8} />}
+              {rows &&
+                shown.map((a, i) => {
+                  const why = reasonSummary(a.reasons);
+                  const lab = labelOf(a);
+                  return (
+                    <tr key={a.id} {...rowProps(i, a.id, () => open(a), newIds.has(a.id) ? "is-new " : "")}>
+                      <td class="nowrap">
+                        <Time value={a.timestamp} now={now} short />
+                      </td>
+                      <td>
+                        <SeverityBadge value={a.severity} />
+                      </td>
+                      <td>
+                        <DecisionBadge value={a.decision} />
+                      </td>
+                      <td class="num">
+                        <span class="score">
+                          <Meter value={a.score} tone={a.score >= 0.9 ? "bad" : a.score >= 0.7 ? "warn" : undefined} />
+                          {fmtScore(a.score)}
+                        </span>
+                      </td>
+                      <td class="num nowrap">{fmtMoney(a.amount, a.currency)}</td>
+                      <td class="mono ellipsis" title={a.user_id}>
+                        <button
+                          class="link-btn"
+                          tabIndex={-1}
+                          title={`Only ${a.user_id}'s anomalies`}
+                          onClick={() => update({ user_id: a.user_id })}
+                        >
+                          {a.user_id}
+                        </button>
+                      </td>
+                      <td class="why" title={(a.reasons ?? []).map((r) => `${r.detector}:${r.feature ?? ""}`).join(", ")}>
+                        {why.keys.map((k) => (
+                          <span key={k} class={`tag${k.startsWith("rule:") ? " tag-rule" : k === "iforest" ? " tag-model" : ""}`}>
+                            {k.startsWith("rule:") ? k.slice(5) : k}
                           </span>
-                        </td>
-                        <td class="num nowrap">{fmtMoney(a.amount, a.currency)}</td>
-                        <td class="mono ellipsis" title={a.user_id}>
+                        ))}
+                        {why.more > 0 && <span class="muted small">+{why.more}</span>}
+                      </td>
+                      <td class="label-cell">
+                        {lab?.label ? (
                           <button
                             class="link-btn"
                             tabIndex={-1}
-                            title={`Only ${a.user_id}'s anomalies`}
-                            onClick={() => update({ user_id: a.user_id })}
+                            onClick={() => setLabelFor({ id: a.id })}
+                            title={`${lab.label} by ${lab.by ?? "?"}${lab.note ? `: ${lab.note}` : ""} (click to change)`}
                           >
-                            {a.user_id}
+                            <LabelBadge value={lab.label} />
                           </button>
-                        </td>
-                        <td class="why" title={(a.reasons ?? []).map((r) => `${r.detector}:${r.feature ?? ""}`).join(", ")}>
-                          {why.keys.map((k) => (
-                            <span key={k} class={`tag${k.startsWith("rule:") ? " tag-rule" : k === "iforest" ? " tag-model" : ""}`}>
-                              {k.startsWith("rule:") ? k.slice(5) : k}
-                            </span>
-                          ))}
-                          {why.more > 0 && <span class="muted small">+{why.more}</span>}
-                        </td>
-                        <td class="label-cell">
-                          {lab?.label ? (
-                            <button
-                              class="link-btn"
-                              tabIndex={-1}
-                              onClick={() => setLabelFor({ id: a.id })}
-                              title={`${lab.label} by ${lab.by ?? "?"}${lab.note ? `: ${lab.note}` : ""} (click to change)`}
-                            >
-                              <LabelBadge value={lab.label} />
-                            </button>
-                          ) : (
-                            <span class="quick-label">
-                              {LABEL_CHOICES.map((c) => (
-                                <button
-                                  key={c.value}
-                                  class={`ql ql-${c.value}`}
-                                  tabIndex={-1}
-                                  title={`${c.hint} (${c.key})`}
-                                  aria-label={`Label ${c.value}`}
-                                  onClick={() => setLabelFor({ id: a.id, initial: c.value })}
-                                >
-                                  {c.value === "fraud" ? "✓" : c.value === "legit" ? "✕" : "?"}
-                                </button>
-                              ))}
-                            </span>
-                          )}
-                        </td>
-                      </tr>
-                    );
-                  })}
-              </tbody>
-            </table>
-            {rows && rows.length === 0 && !loading && (
-              <Empty title={n ? "No anomalies match these filters" : "No anomalies yet"} icon={n ? "filter" : "inbox"}>
-                {n ? (
-                  <button class="btn btn-sm" onClick={() => setFilters({})}>
-                    Clear filters
-                  </button>
-                ) : (
-                  "Anomalies appear here as soon as the cluster flags a transaction."
-                )}
-              </Empty>
-            )}
-          </div>
+                        ) : (
+                          <span class="quick-label">
+                            {LABEL_CHOICES.map((c) => (
+                              <button
+                                key={c.value}
+                                class={`ql ql-${c.value}`}
+                                tabIndex={-1}
+                                title={`${c.hint} (${c.key})`}
+                                aria-label={`Label ${c.value}`}
+                                onClick={() => setLabelFor({ id: a.id, initial: c.value })}
+                              >
+                                {c.value === "fraud" ? "✓" : c.value === "legit" ? "✕" : "?"}
+                              </button>
+                            ))}
+                          </span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+            </tbody>
+          </table>
+        {rows && rows.length === 0 && !loading && (
+          <TableEmpty noun="anomalies" filtered={n} onClear={() => setFilters({})}>
+            Anomalies appear here as soon as the cluster flags a transaction.
+          </TableEmpty>
         )}
-        <footer class="table-foot">
-          <div class="muted small">
-            {rows && rows.length > 0 ? (
-              <>
-                Page {index + 1} · rows {fmtInt(from)}–{fmtInt(to)}
-                {loading && <Spinner label="Loading" />}
-              </>
-            ) : loading ? (
-              <Spinner label="Loading" />
-            ) : null}
-          </div>
-          <div class="kbd-hint muted small" aria-hidden="true">
-            <kbd>↑</kbd>
-            <kbd>↓</kbd> move · <kbd>Enter</kbd> open · <kbd>f</kbd>/<kbd>l</kbd>/<kbd>u</kbd> label · <kbd>n</kbd>/<kbd>p</kbd> page
-          </div>
-          <div class="row gap-sm">
-            <label class="muted small">
-              Rows{" "}
-              <select
-                class="input input-sm"
-                value={pageSize}
-                onChange={(e) => setPageSize(Number((e.target as HTMLSelectElement).value))}
-              >
-                {PAGE_SIZES.map((s) => (
-                  <option value={s} key={s}>
-                    {s}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <button class="btn btn-sm" onClick={newer} disabled={index === 0 || loading} data-testid="page-newer">
-              <Icon name="chevron-left" size={15} /> Newer
-            </button>
-            <button class="btn btn-sm" onClick={older} disabled={!next || loading} data-testid="page-older">
-              Older <Icon name="chevron-right" size={15} />
-            </button>
-          </div>
-        </footer>
-      </div>
+      </TableCard>
       {labelFor && rows && (() => {
         const a = rows.find((x) => x.id === labelFor.id);
         if (!a) return null;
-        const close = () => {
-          setLabelFor(null);
-          performance.mark("vigil:anomalies-rows-dom");
-  requestAnimationFrame(() => focusRow(focus));
-        };
         return (
-          <Modal title="Label anomaly" onClose={close}>
+          <Modal title="Label anomaly" onClose={closeLabel}>
             <div class="label-summary">
               <SeverityBadge value={a.severity} /> <DecisionBadge value={a.decision} />
               <span class="mono">{a.id}</span>
@@ -454,7 +413,7 @@ export function Anomalies({ params }: { params: Record<string, string> }) {
               current={labelOf(a)}
               initial={labelFor.initial}
               onSaved={(l) => onLabelled(a.id, l)}
-              onCancel={close}
+              onCancel={closeLabel}
             />
           </Modal>
         );
@@ -512,117 +471,92 @@ function Filters({
     );
   }, []);
   const text = (key: "user_id" | "detector" | "rule", label: string, placeholder: string, list?: string) => (
-    <label class="field field-inline">
-      <span>{label}</span>
-      <input
-        class="input input-sm"
-        name={key}
-        list={list}
-        placeholder={placeholder}
-        value={filters[key] ?? ""}
-        onChange={(e) => onChange({ [key]: (e.target as HTMLInputElement).value.trim() })}
-        onKeyDown={(e) => {
-          if (e.key === "Enter") onChange({ [key]: (e.target as HTMLInputElement).value.trim() });
-        }}
-      />
-    </label>
+    <InputField
+      inline
+      label={label}
+      name={key}
+      list={list}
+      placeholder={placeholder}
+      value={filters[key] ?? ""}
+      onChange={(e) => onChange({ [key]: (e.target as HTMLInputElement).value.trim() })}
+      onKeyDown={(e) => {
+        if (e.key === "Enter") onChange({ [key]: (e.target as HTMLInputElement).value.trim() });
+      }}
+    />
+  );
+  const date = (key: "from" | "to", label: string) => (
+    <InputField
+      inline
+      label={label}
+      type="datetime-local"
+      name={key}
+      value={isoToLocalInput(filters[key])}
+      onChange={(e) => onChange({ [key]: localInputToIso((e.target as HTMLInputElement).value) })}
+    />
   );
   return (
     <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters" data-testid="filters">
-      <label class="field field-inline">
-        <span>Time</span>
-        <select
-          class="input input-sm"
-          name="range"
-          value={filters.range ?? ""}
-          onChange={(e) => {
-            const v = (e.target as HTMLSelectElement).value as AnomalyFilters["range"];
-            onChange(v === "custom" ? { range: v, from: new Date(Date.now() - 86_400_000).toISOString(), to: "" } : { range: v, from: "", to: "" });
-          }}
-        >
-          <option value="">Any time</option>
-          <option value="15m">Last 15 minutes</option>
-          <option value="1h">Last hour</option>
-          <option value="6h">Last 6 hours</option>
-          <option value="24h">Last 24 hours</option>
-          <option value="7d">Last 7 days</option>
-          <option value="30d">Last 30 days</option>
-          <option value="custom">Custom…</option>
-        </select>
-      </label>
+      <FilterSelect
+        label="Time"
+        name="range"
+        value={filters.range}
+        onChange={(r) => {
+          const v = r as AnomalyFilters["range"];
+          onChange(v === "custom" ? { range: v, from: new Date(Date.now() - 86_400_000).toISOString(), to: "" } : { range: v, from: "", to: "" });
+        }}
+      >
+        <option value="">Any time</option>
+        <option value="15m">Last 15 minutes</option>
+        <option value="1h">Last hour</option>
+        <option value="6h">Last 6 hours</option>
+        <option value="24h">Last 24 hours</option>
+        <option value="7d">Last 7 days</option>
+        <option value="30d">Last 30 days</option>
+        <option value="custom">Custom…</option>
+      </FilterSelect>
       {filters.range === "custom" && (
         <>
-          <label class="field field-inline">
-            <span>From</span>
-            <input
-              class="input input-sm"
-              type="datetime-local"
-              name="from"
-              value={isoToLocalInput(filters.from)}
-              onChange={(e) => onChange({ from: localInputToIso((e.target as HTMLInputElement).value) })}
-            />
-          </label>
-          <label class="field field-inline">
-            <span>To</span>
-            <input
-              class="input input-sm"
-              type="datetime-local"
-              name="to"
-              value={isoToLocalInput(filters.to)}
-              onChange={(e) => onChange({ to: localInputToIso((e.target as HTMLInputElement).value) })}
-            />
-          </label>
+          {date("from", "From")}
+          {date("to", "To")}
         </>
       )}
-      <label class="field field-inline">
-        <span>Severity</span>
-        <select
-          class="input input-sm"
-          name="severity"
-          value={filters.severity ?? ""}
-          onChange={(e) => onChange({ severity: (e.target as HTMLSelectElement).value as AnomalyFilters["severity"] })}
-        >
-          <option value="">Any</option>
-          <option value="low">Low and up</option>
-          <option value="medium">Medium and up</option>
-          <option value="high">High and up</option>
-          <option value="critical">Critical</option>
-        </select>
-      </label>
-      <label class="field field-inline">
-        <span>Decision</span>
-        <select
-          class="input input-sm"
-          name="decision"
-          value={filters.decision ?? ""}
-          onChange={(e) => onChange({ decision: (e.target as HTMLSelectElement).value as AnomalyFilters["decision"] })}
-        >
-          <option value="">Any</option>
-          {DECISIONS.map((d) => (
-            <option value={d} key={d}>
-              {d}
-            </option>
-          ))}
-        </select>
-      </label>
+      <FilterSelect
+        label="Severity"
+        name="severity"
+        value={filters.severity}
+        onChange={(v) => onChange({ severity: v as AnomalyFilters["severity"] })}
+      >
+        <option value="">Any</option>
+        <option value="low">Low and up</option>
+        <option value="medium">Medium and up</option>
+        <option value="high">High and up</option>
+        <option value="critical">Critical</option>
+      </FilterSelect>
+      <FilterSelect
+        label="Decision"
+        name="decision"
+        value={filters.decision}
+        onChange={(v) => onChange({ decision: v as AnomalyFilters["decision"] })}
+      >
+        <option value="">Any</option>
+        <Options values={DECISIONS} />
+      </FilterSelect>
       {text("detector", "Detector", "e.g. mad", "dl-detectors")}
       {text("rule", "Rule", "rule id", "dl-rules")}
       {text("user_id", "User", "user id")}
-      <datalist id="dl-detectors">
-        {KNOWN_DETECTORS.map((d) => (
-          <option value={d} key={d} />
-        ))}
-      </datalist>
-      <datalist id="dl-rules">
-        {ruleIds.map((d) => (
-          <option value={d} key={d} />
-        ))}
-      </datalist>
-      {count > 0 && (
-        <button type="button" class="btn btn-sm btn-ghost" onClick={onClear} data-testid="clear-filters">
-          <Icon name="x" size={14} /> Clear {count > 1 ? `${count} filters` : "filter"}
-        </button>
-      )}
+      <DataList id="dl-detectors" values={KNOWN_DETECTORS} />
+      <DataList id="dl-rules" values={ruleIds} />
+      <ClearFilters count={count} onClear={onClear} testid="clear-filters" />
     </form>
+  );
+}
+
+function DataList({ id, values }: { id: string; values: string[] }) {
+  return (
+    <datalist id={id}>
+      {values.map((d) => (
+        <option value={d} key={d} />
+      ))}
+    </datalist>
   );
 }

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { ApiClient, ApiError, describeError } from "../api";
 import { canUseDashboard, sessionFromToken, type Session } from "../auth";
+import { InputField } from "../components/table";
 import { Icon, Spinner } from "../components/ui";
 import { useTitle } from "../hooks";
 import type { TokenResponse } from "../types";
@@ -53,28 +54,22 @@ export function Login({ onLogin, notice }: { onLogin: (s: Session) => void; noti
             {notice}
           </div>
         )}
-        <label class="field">
-          <span>User name</span>
-          <input
-            class="input"
-            name="username"
-            autoComplete="username"
-            autoFocus
-            value={user}
-            onInput={(e) => setUser((e.target as HTMLInputElement).value)}
-          />
-        </label>
-        <label class="field">
-          <span>Password</span>
-          <input
-            class="input"
-            type="password"
-            name="password"
-            autoComplete="current-password"
-            value={pass}
-            onInput={(e) => setPass((e.target as HTMLInputElement).value)}
-          />
-        </label>
+        <InputField
+          label="User name"
+          name="username"
+          autoComplete="username"
+          autoFocus
+          value={user}
+          onInput={(e) => setUser((e.target as HTMLInputElement).value)}
+        />
+        <InputField
+          label="Password"
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          value={pass}
+          onInput={(e) => setPass((e.target as HTMLInputElement).value)}
+        />
         {err && (
           <div class="form-error" role="alert">
             {err}

@@ -62,6 +62,13 @@ export function RulesModels() {
     }
   };
 
+  /** a button that asks to confirm `c` before running it */
+  const confirmButton = (label: string, c: Confirm, testid?: string, ghost = false) => (
+    <button class={ghost ? "btn btn-ghost btn-sm" : "btn btn-sm"} data-testid={testid} onClick={() => setConfirm(c)}>
+      {label}
+    </button>
+  );
+
   const showSource = async (version: number) => {
     setSource({ version });
     try {
@@ -178,20 +185,16 @@ export function RulesModels() {
           id="rule-versions"
           actions={
             isAdmin && rv && prevVersion(rv.versions, rv.active) ? (
-              <button
-                class="btn btn-sm"
-                data-testid="rules-rollback"
-                onClick={() =>
-                  setConfirm({
-                    title: "Roll back the rule set",
-                    body: `Every node switches from v${activeRules} back to v${prevVersion(rv.versions, rv.active)} (a new commit: you can activate v${activeRules} again).`,
-                    action: "Roll back",
-                    run: () => api.post("/v1/rules/rollback"),
-                  })
-                }
-              >
-                Roll back
-              </button>
+              confirmButton(
+                "Roll back",
+                {
+                  title: "Roll back the rule set",
+                  body: `Every node switches from v${activeRules} back to v${prevVersion(rv.versions, rv.active)} (a new commit: you can activate v${activeRules} again).`,
+                  action: "Roll back",
+                  run: () => api.post("/v1/rules/rollback"),
+                },
+                "rules-rollback",
+              )
             ) : null
           }
         >
@@ -202,45 +205,27 @@ export function RulesModels() {
               <Empty title="No rule set pushed yet" icon="rules" />
             ) : (
               <table class="grid grid-compact" data-testid="rule-versions">
-                <thead>
-                  <tr>
-                    <th scope="col">Version</th>
-                    <th scope="col" class="num">
-                      Size
-                    </th>
-                    <th scope="col">Hash</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" />
-                  </tr>
-                </thead>
+                <VersionHead />
                 <tbody>
                   {[...rv.versions].reverse().map((v) => (
                     <tr key={v.version} class={v.version === rv.active ? "is-current" : ""}>
-                      <td class="strong">v{v.version}</td>
-                      <td class="num">{fmtBytes(v.size)}</td>
-                      <td class="mono small" title={v.hash}>
-                        {v.hash?.slice(0, 12)}
-                      </td>
+                      <VersionCells v={v} />
                       <td>{v.version === rv.active ? <Pill tone="active">active</Pill> : <span class="muted">kept</span>}</td>
                       <td class="actions">
                         <button class="btn btn-ghost btn-sm" onClick={() => showSource(v.version)}>
                           Source
                         </button>
                         {isAdmin && v.version !== rv.active && (
-                          <button
-                            class="btn btn-sm"
-                            data-testid="rules-activate"
-                            onClick={() =>
-                              setConfirm({
-                                title: `Activate rule set v${v.version}`,
-                                body: `Every node switches from v${rv.active} to v${v.version}.`,
-                                action: "Activate",
-                                run: () => api.post("/v1/rules/rollback", undefined, { version: v.version }),
-                              })
-                            }
-                          >
-                            Activate
-                          </button>
+                          confirmButton(
+                            "Activate",
+                            {
+                              title: `Activate rule set v${v.version}`,
+                              body: `Every node switches from v${rv.active} to v${v.version}.`,
+                              action: "Activate",
+                              run: () => api.post("/v1/rules/rollback", undefined, { version: v.version }),
+                            },
+                            "rules-activate",
+                          )
                         )}
                       </td>
                     </tr>
@@ -263,36 +248,28 @@ export function RulesModels() {
           isAdmin ? (
             <div class="row gap-sm">
               {mv && mv.shadow > 0 && (
-                <button
-                  class="btn btn-sm"
-                  data-testid="models-shadow-off"
-                  onClick={() =>
-                    setConfirm({
-                      title: "Stop the shadow model",
-                      body: `Model v${mv.shadow} stops being scored in shadow.`,
-                      action: "Stop shadow",
-                      run: () => api.post("/v1/models/shadow", undefined, { version: "off" }),
-                    })
-                  }
-                >
-                  Stop shadow
-                </button>
+                confirmButton(
+                  "Stop shadow",
+                  {
+                    title: "Stop the shadow model",
+                    body: `Model v${mv.shadow} stops being scored in shadow.`,
+                    action: "Stop shadow",
+                    run: () => api.post("/v1/models/shadow", undefined, { version: "off" }),
+                  },
+                  "models-shadow-off",
+                )
               )}
               {mv && prevVersion(mv.versions, mv.active) && (
-                <button
-                  class="btn btn-sm"
-                  data-testid="models-rollback"
-                  onClick={() =>
-                    setConfirm({
-                      title: "Roll back the model",
-                      body: `Every node switches from model v${mv.active} back to v${prevVersion(mv.versions, mv.active)}.`,
-                      action: "Roll back",
-                      run: () => api.post("/v1/models/rollback"),
-                    })
-                  }
-                >
-                  Roll back
-                </button>
+                confirmButton(
+                  "Roll back",
+                  {
+                    title: "Roll back the model",
+                    body: `Every node switches from model v${mv.active} back to v${prevVersion(mv.versions, mv.active)}.`,
+                    action: "Roll back",
+                    run: () => api.post("/v1/models/rollback"),
+                  },
+                  "models-rollback",
+                )
               )}
             </div>
           ) : null
@@ -309,26 +286,11 @@ export function RulesModels() {
             </Empty>
           ) : (
             <table class="grid grid-compact" data-testid="model-versions">
-              <thead>
-                <tr>
-                  <th scope="col">Version</th>
-                  <th scope="col" class="num">
-                    Size
-                  </th>
-                  <th scope="col">Hash</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Precision (labels)</th>
-                  <th scope="col" />
-                </tr>
-              </thead>
+              <VersionHead precision />
               <tbody>
                 {[...mv.versions].reverse().map((v) => (
                   <tr key={v.version} class={v.version === mv.active ? "is-current" : ""}>
-                    <td class="strong">v{v.version}</td>
-                    <td class="num">{fmtBytes(v.size)}</td>
-                    <td class="mono small" title={v.hash}>
-                      {v.hash?.slice(0, 12)}
-                    </td>
+                    <VersionCells v={v} />
                     <td>
                       {v.version === mv.active ? (
                         <Pill tone="active">active</Pill>
@@ -343,35 +305,29 @@ export function RulesModels() {
                     </td>
                     <td class="actions">
                       {isAdmin && v.version !== mv.active && (
-                        <button
-                          class="btn btn-sm"
-                          data-testid="models-activate"
-                          onClick={() =>
-                            setConfirm({
-                              title: `Activate model v${v.version}`,
-                              body: `Model v${v.version} scores every transaction on every node${mv.active ? ` instead of v${mv.active}` : ""}.`,
-                              action: "Activate",
-                              run: () => api.post("/v1/models/activate", undefined, { version: v.version }),
-                            })
-                          }
-                        >
-                          Activate
-                        </button>
+                        confirmButton(
+                          "Activate",
+                          {
+                            title: `Activate model v${v.version}`,
+                            body: `Model v${v.version} scores every transaction on every node${mv.active ? ` instead of v${mv.active}` : ""}.`,
+                            action: "Activate",
+                            run: () => api.post("/v1/models/activate", undefined, { version: v.version }),
+                          },
+                          "models-activate",
+                        )
                       )}
                       {isAdmin && v.version !== mv.active && v.version !== mv.shadow && (
-                        <button
-                          class="btn btn-ghost btn-sm"
-                          onClick={() =>
-                            setConfirm({
-                              title: `Shadow model v${v.version}`,
-                              body: `Model v${v.version} is scored next to the active one and counted, never acting on a verdict.`,
-                              action: "Run as shadow",
-                              run: () => api.post("/v1/models/shadow", undefined, { version: v.version }),
-                            })
-                          }
-                        >
-                          Shadow
-                        </button>
+                        confirmButton(
+                          "Shadow",
+                          {
+                            title: `Shadow model v${v.version}`,
+                            body: `Model v${v.version} is scored next to the active one and counted, never acting on a verdict.`,
+                            action: "Run as shadow",
+                            run: () => api.post("/v1/models/shadow", undefined, { version: v.version }),
+                          },
+                          undefined,
+                          true,
+                        )
                       )}
                     </td>
                   </tr>
@@ -411,6 +367,36 @@ export function RulesModels() {
         </Modal>
       )}
     </div>
+  );
+}
+
+function VersionHead({ precision }: { precision?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        <th scope="col">Version</th>
+        <th scope="col" class="num">
+          Size
+        </th>
+        <th scope="col">Hash</th>
+        <th scope="col">Status</th>
+        {precision && <th scope="col">Precision (labels)</th>}
+        <th scope="col" />
+      </tr>
+    </thead>
+  );
+}
+
+/** version, size and hash of a rule set or model version */
+function VersionCells({ v }: { v: { version: number; size?: number; hash?: string } }) {
+  return (
+    <>
+      <td class="strong">v{v.version}</td>
+      <td class="num">{fmtBytes(v.size)}</td>
+      <td class="mono small" title={v.hash}>
+        {v.hash?.slice(0, 12)}
+      </td>
+    </>
   );
 }
 
