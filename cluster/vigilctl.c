@@ -97,8 +97,8 @@ typedef struct {
 } s_cmd_t;
 
 static const s_cmd_t s_cmds[] = {
-    {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true}, {"remove", true},
-    {"map", false},    {"rules", false}, {"models", false},  {"help", false},
+    {"status", false}, {"nodes", false}, {"metrics", false}, {"drain", true},   {"remove", true},
+    {"map", false},    {"rules", false}, {"models", false},  {"alerts", false}, {"help", false},
 };
 
 /* "vigilctl: <message>\n" on stderr, plus a pointer to --help for usage
@@ -215,10 +215,14 @@ static int s_positional(const char *a, int *npos, s_opts_t *o)
                 o->command = s_cmds[c].name;
                 return EXIT_OK;
             }
-        return s_usage("unknown command '%s' (status, nodes, drain ID, remove ID, map, help)", a);
+        return s_usage("unknown command '%s' (status, nodes, drain ID, remove ID, map, rules, "
+                       "models, alerts, help)",
+                       a);
     }
-    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models")) {
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models") ||
+        !strcmp(o->command, "alerts")) {
         o->rules.models = !strcmp(o->command, "models");
+        o->rules.alerts = !strcmp(o->command, "alerts");
         if (o->rules.n_args == VG_ARRAY_LEN(o->rules.args))
             return s_usage("rules: unexpected argument '%s'", a);
         o->rules.args[o->rules.n_args++] = a;
@@ -255,7 +259,9 @@ static int s_parse_args(int argc, char **argv, s_opts_t *o, bool *done)
     if (!o->command) return s_usage("no command given (status, nodes, drain ID, remove ID, map)");
     if ((!strcmp(o->command, "drain") || !strcmp(o->command, "remove")) && !o->node_id)
         return s_usage("%s: missing node ID (usage: vigilctl %s ID)", o->command, o->command);
-    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models"))
+    if (!strcmp(o->command, "alerts")) o->rules.alerts = true;
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models") ||
+        !strcmp(o->command, "alerts"))
         return vigilctl_rules_check(&o->rules);
     if (o->rules.data || o->rules.labels || o->rules.no_activate || o->rules.activate)
         return s_usage("--data, --labels, --activate and --no-activate go with rules/models");
@@ -418,7 +424,8 @@ static int s_run(s_opts_t *o)
     char err[512];
     int rc = vg_ctl_new(&cfg, &ctl, err, sizeof err);
     if (rc) return s_fail(rc == VG_ERR_INVALID ? EXIT_USAGE : EXIT_FAILED, "%s", err);
-    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models"))
+    if (!strcmp(o->command, "rules") || !strcmp(o->command, "models") ||
+        !strcmp(o->command, "alerts"))
         code = vigilctl_rules_run(ctl, &o->rules);
     else if (!strcmp(o->command, "map"))
         code = s_run_map(ctl, o, reply_ms);

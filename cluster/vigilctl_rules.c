@@ -46,7 +46,13 @@ const char vigilctl_rules_help[] =
     "  models rollback [V]  make version V (default: the one before) score again\n"
     "  models shadow V|off  score V alongside the active model, never acting on it\n"
     "  models stats  per node and summed: transactions scored and flagged by the\n"
-    "              active and the shadow model, and flagged by both\n";
+    "              active and the shadow model, and flagged by both\n"
+    "  alerts [list [pending|throttled|delivered|dead]]\n"
+    "              every node's alerts, newest first (status, channel, user,\n"
+    "              reason, count, attempts, last error)\n"
+    "  alerts show ID | alerts retry ID  one alert (with its anomaly); queue a\n"
+    "              dead alert again\n"
+    "  alerts channels  each node's alert channels: healthy, queued, dead\n";
 
 static int s_say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int s_say(int code, const char *fmt, ...)
@@ -104,8 +110,11 @@ static int s_models_check(const vigilctl_rules_opts_t *o)
                  sub);
 }
 
+static int s_alerts_check(const vigilctl_rules_opts_t *o);
+
 int vigilctl_rules_check(const vigilctl_rules_opts_t *o)
 {
+    if (o->alerts) return s_alerts_check(o);
     if (o->models) return s_models_check(o);
     if (o->activate) return s_say(EXIT_USAGE, "--activate goes with models push");
     static const struct {
@@ -140,7 +149,7 @@ int vigilctl_rules_check(const vigilctl_rules_opts_t *o)
 
 bool vigilctl_rules_local(const vigilctl_rules_opts_t *o)
 {
-    return !o->models && !strcmp(s_sub(o), "backtest");
+    return !o->models && !o->alerts && !strcmp(s_sub(o), "backtest");
 }
 
 static char *s_read_file(const char *path, size_t *len)
@@ -383,8 +392,19 @@ static int s_list(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
  * ADMIN cmd; their JSON answers, in member order (a member that does not
  * answer is reported on stderr and left out). *code: nonzero if even the
  * status failed. */
+static json_t *s_ask_members_arg(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd,
+                                 const char *arg, int *code);
+
 static json_t *s_ask_members(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd,
                              int *code)
+{
+    return s_ask_members_arg(ctl, o, cmd, NULL, code);
+}
+
+/* Every live member's answer to cmd (arg: JSON or NULL); refusals are
+ * kept as {"error": ...} objects with "node" added. */
+static json_t *s_ask_members_arg(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, const char *cmd,
+                                 const char *arg, int *code)
 {
     vg_ctl_result_t res;
     *code = s_admin(ctl, o, "status", 0, &res);
@@ -403,8 +423,13 @@ static json_t *s_ask_members(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o, cons
         memset(&r, 0, sizeof r);
         json_t *j = NULL;
         if (!vg_ctl_new(&cfg, &one, err, sizeof err) &&
-            !vg_ctl_admin(one, cmd, 0, o->reply_ms, &r) && !r.code)
-            j = json_loadb(r.json, r.json_len, 0, NULL);
+            !vg_ctl_admin_arg(one, cmd, 0, arg, arg ? strlen(arg) : 0, o->reply_ms, &r) &&
+            (!r.code || arg))
+            j = json_loadb(r.json ? r.json : "{}", r.json ? r.json_len : 2, 0, NULL);
+        if (j && r.code) json_object_set_new(j, "code", json_integer(r.code));
+        if (j)
+            json_object_set_new(j, "node",
+                                json_integer(json_integer_value(json_object_get(m, "id"))));
         vg_ctl_result_fini(&r);
         vg_ctl_destroy(&one);
         if (j)
@@ -566,8 +591,107 @@ static int s_models_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
     return code;
 }
 
+/* ---- alerts ------------------------------------------------------------------- */
+
+static int s_alerts_check(const vigilctl_rules_opts_t *o)
+{
+    const char *sub = o->n_args ? s_sub(o) : "list";
+    size_t n = o->n_args ? o->n_args - 1 : 0;
+    if (o->data || o->labels || o->no_activate || o->activate)
+        return s_say(EXIT_USAGE, "--data, --labels, --activate and --no-activate go with rules");
+    if ((!strcmp(sub, "list") && n <= 1) || (!strcmp(sub, "channels") && n == 0) ||
+        ((!strcmp(sub, "show") || !strcmp(sub, "retry")) && n == 1))
+        return EXIT_OK;
+    return s_say(EXIT_USAGE, "alerts: expected list [STATUS], show ID, retry ID or channels");
+}
+
+static int s_created_desc(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *) a, "created"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *) b, "created"));
+    return -strcmp(x ? x : "", y ? y : "");
+}
+
+static void s_alerts_table(json_t *all)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *arr = json_object_get(json_array_get(all, i), "alerts");
+        for (size_t k = 0; k < json_array_size(arr); k++)
+            json_array_append(items, json_array_get(arr, k));
+    }
+    size_t n = json_array_size(items);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(items, i);
+    qsort(v, n, sizeof *v, s_created_desc);
+    if (!n)
+        printf("no alerts\n");
+    else
+        printf("%-10s %-10s %-12s %-14s %-22s %5s %4s  %s\n", "ID", "STATUS", "CHANNEL", "USER",
+               "REASON", "COUNT", "TRY", "LAST ERROR / CREATED");
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = v[i];
+        const char *err = json_string_value(json_object_get(a, "last_error"));
+        printf("%-10s %-10s %-12.12s %-14.14s %-22.22s %5lld %4lld  %.60s\n",
+               json_string_value(json_object_get(a, "id")),
+               json_string_value(json_object_get(a, "status")),
+               json_string_value(json_object_get(a, "channel")),
+               json_string_value(json_object_get(a, "user_id")),
+               json_string_value(json_object_get(a, "reason")),
+               (long long) json_integer_value(json_object_get(a, "count")),
+               (long long) json_integer_value(json_object_get(a, "attempts")),
+               err ? err : json_string_value(json_object_get(a, "created")));
+    }
+    free(v);
+    json_decref(items);
+}
+
+static int s_alerts_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
+{
+    const char *sub = o->n_args ? s_sub(o) : "list";
+    json_t *arg = json_object();
+    if (!strcmp(sub, "list") && o->n_args > 1)
+        json_object_set_new(arg, "status", json_string(o->args[1]));
+    if (!strcmp(sub, "show") || !strcmp(sub, "retry"))
+        json_object_set_new(arg, "id", json_string(o->args[1]));
+    char cmd[32], *a = json_dumps(arg, JSON_COMPACT);
+    snprintf(cmd, sizeof cmd, "alerts.%s", !strcmp(sub, "show") ? "get" : sub);
+    json_decref(arg);
+    int code;
+    json_t *all = s_ask_members_arg(ctl, o, cmd, a, &code);
+    free(a);
+    json_t *ok = json_array();
+    const char *why = NULL;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *j = json_array_get(all, i);
+        if (json_integer_value(json_object_get(j, "code")))
+            why = json_string_value(json_object_get(j, "error"));
+        else
+            json_array_append(ok, j);
+    }
+    if (!code && !json_array_size(ok))
+        code = s_say(EXIT_FAILED, "%s", why ? why : "no node answered");
+    if (!code && (o->json || !strcmp(sub, "show") || !strcmp(sub, "channels"))) {
+        json_t *out = !strcmp(sub, "show") || !strcmp(sub, "retry")
+                          ? json_incref(json_array_get(ok, 0))
+                          : json_incref(ok);
+        char *text = json_dumps(out, o->json ? JSON_COMPACT : JSON_INDENT(2));
+        puts(text);
+        free(text);
+        json_decref(out);
+    } else if (!code && !strcmp(sub, "retry")) {
+        printf("alert %s queued again\n", o->args[1]);
+    } else if (!code) {
+        s_alerts_table(ok);
+    }
+    json_decref(ok);
+    json_decref(all);
+    return code;
+}
+
 int vigilctl_rules_run(vg_ctl_t *ctl, const vigilctl_rules_opts_t *o)
 {
+    if (o->alerts) return s_alerts_run(ctl, o);
     if (o->models) return s_models_run(ctl, o);
     const char *sub = s_sub(o);
     uint32_t v = 0;

@@ -1,6 +1,8 @@
 /* vigilctl_rules.h: `vigilctl rules ...`: push, list, show, diff, rollback,
  * stats (through the cluster) and backtest (local, touches no cluster);
- * `vigilctl models ...`: push, list, activate, rollback, shadow, stats. */
+ * `vigilctl models ...`: push, list, activate, rollback, shadow, stats;
+ * `vigilctl alerts ...`: list [STATUS], show ID, retry ID, channels (every
+ * node's alerts: each node alerts on its own anomalies). */
 #ifndef VIGILCTL_RULES_H
 #define VIGILCTL_RULES_H
 
@@ -14,6 +16,7 @@ typedef struct {
     size_t n_args;
     const char *data, *labels; /* backtest */
     bool models;               /* `models ...` rather than `rules ...` */
+    bool alerts;               /* `alerts ...` */
     bool no_activate, activate, json;
     int reply_ms;
 } vigilctl_rules_opts_t;

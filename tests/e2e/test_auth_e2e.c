@@ -24,6 +24,7 @@
 #define ADMIN_PW "admin-password-1"
 
 static e2e_node_t s_node;
+static char s_listen[64];
 static char s_admin[1024], s_analyst[1024], s_ingest_key[128], s_dash[300];
 
 /* ---- HTTP with headers ----------------------------------------------------------- */
@@ -200,12 +201,20 @@ static int s_setup(void **state)
     char target[400];
     snprintf(target, sizeof target, "%s/secret.txt", s_dash);
     if (symlink(target, p)) return -1;
+    /* alerting on, to a closed port: alerts stay pending with an error */
+    snprintf(p, sizeof p, "%s/alerts.json", s_dash);
+    write_file(p, "{\"channels\":[{\"name\":\"hook\",\"type\":\"webhook\","
+                  "\"url\":\"http://127.0.0.1:1/none\"}],"
+                  "\"routes\":[{\"min_severity\":\"low\",\"channels\":[\"hook\"]}]}");
+    char alerts[400];
+    snprintf(alerts, sizeof alerts, "%s", p);
     setenv("VIGIL_ADMIN_PASSWORD", ADMIN_PW, 1);
     setenv("VIGIL_JWT_SECRET", SECRET, 1);
     int raft_port = e2e_free_port();
     while (raft_port >= 64000) raft_port = e2e_free_port();
-    char listen[64], dash[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", raft_port);
+    char dash[400];
+    char *listen = s_listen;
+    snprintf(s_listen, sizeof s_listen, "127.0.0.1:%d", raft_port);
     snprintf(dash, sizeof dash, "%s/dist", s_dash);
     const char *extra[] = {"--listen",
                            listen,
@@ -219,6 +228,8 @@ static int s_setup(void **state)
                            "60",
                            "--max-body",
                            "1m",
+                           "--alerts",
+                           alerts,
                            NULL};
     if (e2e_start(&s_node, extra)) {
         fprintf(stderr, "node did not start; log %s\n", s_node.log);
@@ -661,6 +672,42 @@ static void test_labels_precision(void **state)
     t_free(&r);
 }
 
+/* The anomalies above raised alerts (the channel is down): the API and
+ * vigilctl list them, pending with the error; a pending one cannot be
+ * retried; analysts read, only admins retry. */
+static void test_alerts(void **state)
+{
+    (void) state;
+    t_resp_t r = {0};
+    for (int i = 0; i < 100; i++, usleep(100000)) {
+        t_free(&r);
+        r = t_req("GET", "/v1/alerts", NULL, NULL, s_analyst, NULL);
+        if (r.status == 200 && json_array_size(json_object_get(r.json, "alerts")) >= 3) break;
+    }
+    assert_int_equal(r.status, 200);
+    json_t *list = json_object_get(r.json, "alerts");
+    assert_true(json_array_size(list) >= 3);
+    json_t *first = json_array_get(list, 0);
+    char id[32];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(first, "id")));
+    assert_non_null(strstr(json_string_value(json_object_get(first, "reason")), "rule:huge"));
+    t_free(&r);
+    char path[80];
+    snprintf(path, sizeof path, "/v1/alerts/%s/retry", id);
+    assert_int_equal(t_status("POST", path, "", s_analyst), 403);
+    r = t_req("POST", path, "", NULL, s_admin, NULL);
+    assert_int_equal(r.status, 400); /* pending, not dead */
+    t_free(&r);
+    assert_int_equal(t_status("GET", "/v1/alerts/channels", NULL, s_analyst), 200);
+    const char *args[] = {"--node", s_listen, "alerts", NULL};
+    char out[8192], log[300];
+    snprintf(log, sizeof log, "%s/vigilctl.out", s_dash);
+    assert_int_equal(e2e_run("vigilctl", args, log, out, sizeof out), 0);
+    assert_non_null(strstr(out, "pending"));
+    assert_non_null(strstr(out, "rule:huge"));
+    assert_non_null(strstr(out, id));
+}
+
 /* The OpenAPI document covers every route, and every operation answers
  * with a status it documents. */
 static void test_openapi_walk(void **state)
@@ -764,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_labels_precision),
+        cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_openapi_walk),
         cmocka_unit_test(test_rate_limit),
     };
