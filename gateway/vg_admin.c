@@ -1,10 +1,12 @@
 /* vg_admin.c: a mutex around one vg_ctl client. */
 #include "vg_admin.h"
 
+#include "vg_cstate.h"
 #include "vg_ctl.h"
 #include "vg_err.h"
 #include "vg_mem.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,4 +97,59 @@ void vg_admin_answer_fini(vg_admin_answer_t *ans)
     if (!ans) return;
     free(ans->json);
     ans->json = NULL;
+}
+
+/* ADMIN cmd(arg) parsed: *out (json_decref) or a vg_err with why. */
+static int s_call_json(vg_admin_t *a, const char *cmd, const char *arg, json_t **out, char *why,
+                       size_t cap)
+{
+    vg_admin_answer_t ans;
+    int rc = vg_admin_call(a, cmd, 0, arg, &ans);
+    if (!rc) rc = ans.code;
+    *out = rc ? NULL : json_loadb(ans.json ? ans.json : "{}", ans.json ? ans.json_len : 2, 0, NULL);
+    if (rc)
+        snprintf(why, cap, "%s", ans.message[0] ? ans.message : vg_strerror(rc));
+    else if (!*out)
+        snprintf(why, cap, "%s: unreadable answer", cmd), rc = VG_ERR_PROTO;
+    vg_admin_answer_fini(&ans);
+    return rc;
+}
+
+int vg_admin_kv_gens(vg_admin_t *a, const char *const *tables, int64_t *gens, size_t n, char *why,
+                     size_t cap)
+{
+    json_t *o;
+    int rc = s_call_json(a, "kv.gens", NULL, &o, why, cap);
+    for (size_t i = 0; !rc && i < n; i++)
+        gens[i] = json_integer_value(json_object_get(json_object_get(o, "gens"), tables[i]));
+    json_decref(o);
+    return rc;
+}
+
+int vg_admin_kv_each(vg_admin_t *a, const char *table,
+                     void (*fn)(void *ctx, const char *key, const char *value, size_t len),
+                     void *ctx, char *why, size_t cap)
+{
+    char after[VG_CSTATE_KV_KEY_MAX + 1] = "";
+    for (;;) {
+        json_t *arg = json_pack("{s:s}", "table", table), *o;
+        if (after[0]) json_object_set_new(arg, "after", json_string(after));
+        char *text = json_dumps(arg, JSON_COMPACT);
+        json_decref(arg);
+        int rc = s_call_json(a, "kv.list", text, &o, why, cap);
+        free(text);
+        if (rc) return rc;
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(o, "entries"), i, e)
+        {
+            json_t *k = json_object_get(e, "key"), *v = json_object_get(e, "value");
+            if (json_is_string(k) && json_is_string(v))
+                fn(ctx, json_string_value(k), json_string_value(v), json_string_length(v));
+        }
+        const char *next = json_string_value(json_object_get(o, "next"));
+        snprintf(after, sizeof after, "%s", next ? next : "");
+        json_decref(o);
+        if (!next || !after[0]) return 0;
+    }
 }

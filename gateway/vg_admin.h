@@ -36,4 +36,17 @@ int vg_admin_blob_put(vg_admin_t *a, uint32_t kind, const char *name, const void
                       size_t len, bool activate, vg_admin_answer_t *ans);
 void vg_admin_answer_fini(vg_admin_answer_t *ans);
 
+/* ---- the replicated key-value tables (kv.*; see cluster/vg_cstate.h) ---- */
+
+/* The generations of n tables ("users", "labels"...) in one kv.gens call;
+ * 0, or a vg_err with why set (gens untouched). */
+int vg_admin_kv_gens(vg_admin_t *a, const char *const *tables, int64_t *gens, size_t n, char *why,
+                     size_t cap);
+/* Every entry of table, page by page (kv.list), in key order: fn(ctx, key,
+ * value, value_len). 0, or a vg_err with why set (fn may have run for
+ * earlier pages). */
+int vg_admin_kv_each(vg_admin_t *a, const char *table,
+                     void (*fn)(void *ctx, const char *key, const char *value, size_t len),
+                     void *ctx, char *why, size_t cap);
+
 #endif

@@ -12,6 +12,7 @@
 #include "vg_mem.h"
 #include "vg_time.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,9 +307,12 @@ void vg__api_cluster(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
 
 /* ---- labels ----------------------------------------------------------------------------- */
 
+/* One label, parsed once when the table is loaded. */
 typedef struct {
     char *id;
-    char *record; /* JSON text */
+    char *record; /* the stored JSON text (GET /v1/labels) */
+    json_t *rec;  /* the same, parsed (read only: precision, filters) */
+    char *shown;  /* {"label","note","by","at"}: what an anomaly carries */
 } s_label_t;
 
 struct vg__api_labels {
@@ -316,8 +320,8 @@ struct vg__api_labels {
     pthread_mutex_t load_mu;
     s_label_t *v; /* by id, bytewise */
     size_t n;
-    int64_t gen;      /* of the table loaded; -1 none */
-    uint64_t checked; /* ns of the last generation check */
+    int64_t gen;              /* of the table loaded; -1 none */
+    _Atomic uint64_t checked; /* ns of the last generation check */
 };
 
 vg__api_labels_t *vg__api_labels_new(void)
@@ -331,8 +335,34 @@ vg__api_labels_t *vg__api_labels_new(void)
 
 static void s_labels_clear(s_label_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) vg_free(v[i].id), vg_free(v[i].record);
+    for (size_t i = 0; i < n; i++) {
+        vg_free(v[i].id), vg_free(v[i].record), vg_free(v[i].shown);
+        json_decref(v[i].rec);
+    }
     vg_free(v);
+}
+
+/* A label from its key and stored text; false when the text is not a
+ * label record. */
+static bool s_label_make(const char *id, const char *text, s_label_t *out)
+{
+    json_t *r = json_loads(text, 0, NULL);
+    if (!json_is_object(r) || !s_jstr(r, "label")) {
+        json_decref(r);
+        return false;
+    }
+    vg_jw_t w;
+    vg_jw_init(&w);
+    vg_jw_obj_begin(&w);
+    vg_jw_kcstr(&w, "label", s_jstr(r, "label"));
+    vg_jw_kcstr(&w, "note", s_jstr(r, "note"));
+    vg_jw_kcstr(&w, "by", s_jstr(r, "by"));
+    vg_jw_key(&w, "at");
+    vg_jw_ts(&w, json_integer_value(json_object_get(r, "at")));
+    vg_jw_obj_end(&w);
+    *out = (s_label_t){vg_strdup(id), vg_strdup(text), r, vg_strndup(w.buf, w.len)};
+    vg_jw_fini(&w);
+    return true;
 }
 
 void vg__api_labels_free(vg__api_labels_t **l_p)
@@ -351,6 +381,19 @@ static int s_label_cmp(const void *a, const void *b)
     return strcmp(((const s_label_t *) a)->id, ((const s_label_t *) b)->id);
 }
 
+typedef struct {
+    s_label_t *v;
+    size_t n;
+} s_labels_load_t;
+
+static void s_label_add(void *ctx, const char *key, const char *text, size_t len)
+{
+    (void) len;
+    s_labels_load_t *ld = ctx;
+    ld->v = vg_realloc(ld->v, (ld->n + 1) * sizeof *ld->v);
+    ld->n += s_label_make(key, text, &ld->v[ld->n]);
+}
+
 /* Reloads the labels when their generation changed (checked at most
  * every 500 ms unless force). */
 static void s_labels_refresh(vg_api_t *api, bool force)
@@ -358,57 +401,24 @@ static void s_labels_refresh(vg_api_t *api, bool force)
     vg__api_labels_t *l = api->labels;
     if (!l || !api->cfg.admin) return;
     uint64_t now = vg_now_ns();
-    if (!force && now - l->checked < 500000000ull) return;
+    if (!force && now - atomic_load(&l->checked) < 500000000ull) return;
     pthread_mutex_lock(&l->load_mu);
-    if (!force && now - l->checked < 500000000ull) {
+    if (!force && now - atomic_load(&l->checked) < 500000000ull) {
         pthread_mutex_unlock(&l->load_mu);
         return;
     }
-    l->checked = now;
-    vg_admin_answer_t ans;
-    int rc = vg_admin_call(api->cfg.admin, "kv.gens", 0, NULL, &ans);
-    json_t *g = !rc && !ans.code ? json_loadb(ans.json, ans.json_len, 0, NULL) : NULL;
-    vg_admin_answer_fini(&ans);
-    int64_t gen =
-        g ? json_integer_value(json_object_get(json_object_get(g, "gens"), "labels")) : -1;
-    json_decref(g);
-    if (gen < 0 || gen == l->gen) {
+    atomic_store(&l->checked, now);
+    static const char *const tables[] = {"labels"};
+    int64_t gen = -1;
+    char why[300];
+    if (vg_admin_kv_gens(api->cfg.admin, tables, &gen, 1, why, sizeof why) || gen == l->gen) {
         pthread_mutex_unlock(&l->load_mu);
         return;
     }
-    s_label_t *v = NULL;
-    size_t n = 0;
-    char after[VG_CSTATE_KV_KEY_MAX * 2 + 64] = "";
-    bool ok = true;
-    for (int page = 0; ok && page < 1000; page++) {
-        json_t *arg = json_pack("{s:s}", "table", "labels");
-        if (after[0]) json_object_set_new(arg, "after", json_string(after));
-        char *a = json_dumps(arg, JSON_COMPACT);
-        json_decref(arg);
-        rc = vg_admin_call(api->cfg.admin, "kv.list", 0, a, &ans);
-        free(a);
-        json_t *o = !rc && !ans.code ? json_loadb(ans.json, ans.json_len, 0, NULL) : NULL;
-        vg_admin_answer_fini(&ans);
-        if (!o) {
-            ok = false;
-            break;
-        }
-        json_t *e;
-        size_t i;
-        json_array_foreach(json_object_get(o, "entries"), i, e)
-        {
-            const char *k = s_jstr(e, "key"), *val = s_jstr(e, "value");
-            if (!k || !val) continue;
-            v = vg_realloc(v, (n + 1) * sizeof *v);
-            v[n].id = vg_strdup(k);
-            v[n].record = vg_strdup(val);
-            n++;
-        }
-        const char *next = s_jstr(o, "next");
-        snprintf(after, sizeof after, "%s", next ? next : "");
-        json_decref(o);
-        if (!next) break;
-    }
+    s_labels_load_t ld = {0};
+    bool ok = !vg_admin_kv_each(api->cfg.admin, "labels", s_label_add, &ld, why, sizeof why);
+    s_label_t *v = ld.v;
+    size_t n = ld.n;
     if (ok) {
         if (n) qsort(v, n, sizeof *v, s_label_cmp);
         pthread_rwlock_wrlock(&l->lock);
@@ -435,16 +445,8 @@ void vg__api_label_of(vg_api_t *api, vg_str_t id, vg_jw_t *w)
     pthread_rwlock_rdlock(&l->lock);
     const s_label_t *hit = l->n ? bsearch(&key, l->v, l->n, sizeof key, s_label_cmp) : NULL;
     if (hit) {
-        json_t *r = json_loads(hit->record, 0, NULL);
         vg_jw_key(w, "label");
-        vg_jw_obj_begin(w);
-        vg_jw_kcstr(w, "label", s_jstr(r, "label"));
-        vg_jw_kcstr(w, "note", s_jstr(r, "note"));
-        vg_jw_kcstr(w, "by", s_jstr(r, "by"));
-        vg_jw_key(w, "at");
-        vg_jw_ts(w, json_integer_value(json_object_get(r, "at")));
-        vg_jw_obj_end(w);
-        json_decref(r);
+        vg_jw_raw(w, hit->shown, strlen(hit->shown));
     }
     pthread_rwlock_unlock(&l->lock);
 }
@@ -561,9 +563,8 @@ void vg__api_labels(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
     }
     pthread_rwlock_rdlock(&l->lock);
     for (size_t i = 0; i < l->n; i++) {
-        json_t *r = json_loads(l->v[i].record, 0, NULL);
-        const char *lab = s_jstr(r, "label");
-        if (lab && (!want[0] || strcmp(lab, want) == 0)) {
+        const char *lab = s_jstr(l->v[i].rec, "label");
+        if (!want[0] || strcmp(lab, want) == 0) {
             if (!csv) {
                 vg_jw_raw(w, l->v[i].record, strlen(l->v[i].record));
             } else if (strcmp(lab, "unsure") != 0 && !strpbrk(l->v[i].id, ",\"\r\n")) {
@@ -571,7 +572,6 @@ void vg__api_labels(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
                 vg_mpw_raw(&out, strcmp(lab, "fraud") == 0 ? ",1\n" : ",0\n", 3);
             }
         }
-        json_decref(r);
     }
     pthread_rwlock_unlock(&l->lock);
     if (csv) {
@@ -696,13 +696,9 @@ void vg__api_precision(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
     s_tally_t all = {0};
     pthread_rwlock_rdlock(&l->lock);
     for (size_t i = 0; i < l->n; i++) {
-        json_t *r = json_loads(l->v[i].record, 0, NULL);
-        const char *lab = s_jstr(r, "label");
-        if (lab) {
-            s_count(&all, lab);
-            s_tally_record(r, lab, &rules, &dets, &models);
-        }
-        json_decref(r);
+        const char *lab = s_jstr(l->v[i].rec, "label");
+        s_count(&all, lab);
+        s_tally_record(l->v[i].rec, lab, &rules, &dets, &models);
     }
     pthread_rwlock_unlock(&l->lock);
     vg_jw_t *w = &t->jw;

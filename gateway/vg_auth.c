@@ -222,8 +222,8 @@ static int s_call(vg_auth_t *a, const char *cmd, const char *arg, json_t **out, 
     return rc;
 }
 
-/* kv.* arg: {"table","key"[,"value"][,"after"]}. */
-static char *s_kv_arg(const char *table, const char *key, const char *value, const char *after)
+/* kv.* arg: {"table","key"[,"value"]}. */
+static char *s_kv_arg(const char *table, const char *key, const char *value)
 {
     vg_jw_t w;
     vg_jw_init(&w);
@@ -231,7 +231,6 @@ static char *s_kv_arg(const char *table, const char *key, const char *value, con
     vg_jw_kcstr(&w, "table", table);
     if (key) vg_jw_kcstr(&w, "key", key);
     if (value) vg_jw_kcstr(&w, "value", value);
-    if (after) vg_jw_kcstr(&w, "after", after);
     vg_jw_obj_end(&w);
     char *s = vg_strndup(w.buf, w.len);
     vg_jw_fini(&w);
@@ -241,40 +240,15 @@ static char *s_kv_arg(const char *table, const char *key, const char *value, con
 static int s_kv(vg_auth_t *a, const char *op, const char *table, const char *key, const char *value,
                 json_t **out, char *why, size_t cap)
 {
-    char *arg = s_kv_arg(table, key, value, NULL);
+    char *arg = s_kv_arg(table, key, value);
     int rc = s_call(a, op, arg, out, why, cap);
     vg_free(arg);
     return rc;
 }
 
-/* Every entry of table through fn (kv.list pages). */
-static int s_kv_each(vg_auth_t *a, const char *table, void (*fn)(void *, const char *, size_t),
-                     void *ctx, char *why, size_t cap)
+static void s_add_user(void *ctx, const char *key, const char *text, size_t len)
 {
-    char after[VG_AUTH_NAME_MAX * 2 + 1] = "";
-    for (int page = 0; page < 1000; page++) {
-        char *arg = s_kv_arg(table, NULL, NULL, after[0] ? after : NULL);
-        json_t *o = NULL;
-        int rc = s_call(a, "kv.list", arg, &o, why, cap);
-        vg_free(arg);
-        if (rc) return rc;
-        json_t *entries = json_object_get(o, "entries"), *e;
-        size_t i;
-        json_array_foreach(entries, i, e)
-        {
-            json_t *v = json_object_get(e, "value");
-            if (json_is_string(v)) fn(ctx, json_string_value(v), json_string_length(v));
-        }
-        const char *next = json_string_value(json_object_get(o, "next"));
-        snprintf(after, sizeof after, "%s", next ? next : "");
-        json_decref(o);
-        if (!next) return 0;
-    }
-    return 0;
-}
-
-static void s_add_user(void *ctx, const char *text, size_t len)
-{
+    (void) key;
     s_tables_t *t = ctx;
     s_user_t u;
     if (!s_user_parse(text, len, &u)) return;
@@ -282,8 +256,9 @@ static void s_add_user(void *ctx, const char *text, size_t len)
     t->users[t->n_users++] = u;
 }
 
-static void s_add_key(void *ctx, const char *text, size_t len)
+static void s_add_key(void *ctx, const char *key, const char *text, size_t len)
 {
+    (void) key;
     s_tables_t *t = ctx;
     s_key_t k;
     if (!s_key_parse(text, len, &k)) return;
@@ -294,23 +269,19 @@ static void s_add_key(void *ctx, const char *text, size_t len)
 int vg_auth_sync(vg_auth_t *a)
 {
     if (!a->cfg.admin) return 0; /* offline */
+    static const char *const tables[] = {"users", "apikeys"};
     char why[512];
-    json_t *g = NULL;
+    int64_t gens[2] = {-1, -1}, gu, gk;
     pthread_mutex_lock(&a->sync_mu);
-    int rc = s_call(a, "kv.gens", NULL, &g, why, sizeof why);
-    int64_t gu = -1, gk = -1;
-    if (!rc) {
-        gu = json_integer_value(json_object_get(json_object_get(g, "gens"), "users"));
-        gk = json_integer_value(json_object_get(json_object_get(g, "gens"), "apikeys"));
-    }
-    json_decref(g);
+    int rc = vg_admin_kv_gens(a->cfg.admin, tables, gens, 2, why, sizeof why);
+    gu = gens[0], gk = gens[1];
     pthread_rwlock_rdlock(&a->lock);
     bool same = !rc && gu == a->t.gen_users && gk == a->t.gen_keys;
     pthread_rwlock_unlock(&a->lock);
     if (!rc && !same) {
         s_tables_t t = {.gen_users = gu, .gen_keys = gk};
-        rc = s_kv_each(a, "users", s_add_user, &t, why, sizeof why);
-        if (!rc) rc = s_kv_each(a, "apikeys", s_add_key, &t, why, sizeof why);
+        rc = vg_admin_kv_each(a->cfg.admin, "users", s_add_user, &t, why, sizeof why);
+        if (!rc) rc = vg_admin_kv_each(a->cfg.admin, "apikeys", s_add_key, &t, why, sizeof why);
         if (!rc) {
             if (t.n_users) qsort(t.users, t.n_users, sizeof *t.users, s_user_cmp);
             if (t.n_keys) qsort(t.keys, t.n_keys, sizeof *t.keys, s_key_cmp);
