@@ -23,7 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/* CPU seconds (user + system) of this process so far. */
+static double s_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena)
 {
@@ -131,10 +141,17 @@ int main(int argc, char **argv)
     }
     while (s_status(b, "partitions") < (long long) parts) usleep(2000);
     uint64_t start = vg_now_ns();
+    double cpu0 = s_cpu_s();
+    vg_store_stats_t st0;
+    vg_store_stats(store, &st0);
     uint64_t deadline = start + 120ull * 1000000000u;
     while (s_status(b, "scored") < (long long) n && vg_now_ns() < deadline) usleep(2000);
     double secs = (double) (vg_now_ns() - start) / 1e9;
     long long scored = s_status(b, "scored");
+    double cpu = s_cpu_s() - cpu0;
+    vg_store_stats_t st1;
+    vg_store_stats(store, &st1);
+    uint64_t commits = st1.commits - st0.commits;
     int used = vg_engine_workers(engine);
     vg_kafka_bridge_stop(&b);
     vg_engine_destroy(&engine);
@@ -149,6 +166,11 @@ int main(int argc, char **argv)
     }
     printf("scored %u transactions from Kafka in %.2f s (%s, %d workers)\n", n, secs,
            no_sync ? "no fsync" : "fsync per commit", used);
+    printf("cpu %.2f s (%.2f cores, %.2f us per tx); %llu commits, %.0f tx and %.2f ms each\n", cpu,
+           cpu / secs, cpu * 1e6 / n, (unsigned long long) commits,
+           commits ? (double) n / (double) commits : 0,
+           commits ? (double) (st1.commit_ns_total - st0.commit_ns_total) / 1e6 / (double) commits
+                   : 0);
     printf("BENCH %s %.0f tx/s\n",
            null_score ? "kafka_bridge_only_tx_per_s" : "kafka_ingest_tx_per_s", n / secs);
     return 0;
