@@ -131,9 +131,7 @@ int main(int argc, char **argv)
                                    .group = "bench",
                                    .score = null_score ? s_null_score : s_score,
                                    .submit = null_score || sync ? NULL : s_submit,
-                                   .score_ctx = engine,
-                                   .options = "fetch.max.bytes=52428800,"
-                                              "max.partition.fetch.bytes=8388608"};
+                                   .score_ctx = engine};
     vg_kafka_bridge_t *b = NULL;
     if (vg_kafka_bridge_start(&bc, &b, err, sizeof err)) {
         fprintf(stderr, "bench_kafka: %s\n", err);
