@@ -51,6 +51,19 @@ struct s_req {
     vg_arena_t *arena;
 };
 
+/* A vg_router_submit request: sent by the caller, then waited for (and
+ * retried) by the router's waiter thread, oldest first. Pooled. */
+typedef struct s_areq s_areq_t;
+struct s_areq {
+    s_req_t q;
+    s_group_t *g;
+    uint32_t n_groups, n;
+    struct timespec deadline; /* of the first attempt */
+    vg_router_done_fn *done;
+    void *arg;
+    s_areq_t *next;
+};
+
 struct vg_router {
     vg_router_config_t cfg;
     vg_transport_t *tr;
@@ -70,6 +83,13 @@ struct vg_router {
     pthread_mutex_t pend_mu;
     vg_strmap_t pending;
     atomic_uint_fast64_t next_corr;
+    /* vg_router_submit: the waiter thread's fifo and the request pool */
+    pthread_mutex_t aq_mu;
+    pthread_cond_t aq_cv;
+    s_areq_t *aq_head, *aq_tail, *aq_free;
+    bool aq_started, aq_stop;
+    pthread_t waiter;
+    atomic_bool closing; /* vg_router_destroy: retries give up */
     vg_counter_t m_sent, m_retries, m_not_owner, m_failed, m_refresh;
 };
 
@@ -320,8 +340,8 @@ static int s_send_group(vg_router_t *r, s_group_t *g, vg_mpw_t *body)
     return rc;
 }
 
-/* One attempt over every unsettled group; waits up to timeout_ms. */
-static void s_attempt(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_groups)
+/* Sends every unsettled group of q (the first half of an attempt). */
+static void s_attempt_send(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_groups)
 {
     vg_mpw_t body;
     vg_mpw_init(&body);
@@ -339,13 +359,27 @@ static void s_attempt(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_group
         }
     }
     vg_mpw_fini(&body);
+}
+
+/* The attempt's deadline, timeout_ms from now (CLOCK_REALTIME, as the
+ * condition variable waits). */
+static struct timespec s_deadline(const vg_router_t *r)
+{
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     int64_t ns = dl.tv_nsec + (int64_t) r->cfg.timeout_ms * 1000000;
     dl.tv_sec += ns / 1000000000;
     dl.tv_nsec = ns % 1000000000;
+    return dl;
+}
+
+/* The second half: waits for the answers until dl; what is unanswered
+ * then times out. */
+static void s_attempt_wait(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_groups,
+                           const struct timespec *dl)
+{
     pthread_mutex_lock(&q->mu);
-    while (q->waiting > 0 && pthread_cond_timedwait(&q->cv, &q->mu, &dl) == 0) {
+    while (q->waiting > 0 && pthread_cond_timedwait(&q->cv, &q->mu, dl) == 0) {
     }
     pthread_mutex_unlock(&q->mu);
     /* unanswered groups: take them out of the pending table */
@@ -360,46 +394,163 @@ static void s_attempt(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_group
     pthread_mutex_unlock(&q->mu);
 }
 
-int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
-                    vg_arena_t *arena)
+/* The first unsettled group's status (0: every group answered). */
+static int s_groups_rc(const s_group_t *g, uint32_t n_groups)
 {
-    if (!n) return 0;
-    pthread_rwlock_rdlock(&r->map_mu);
-    uint32_t n_shards = r->n_shards;
-    pthread_rwlock_unlock(&r->map_mu);
-    if (!n_shards && (s_refresh(r) || !(n_shards = r->n_shards))) return VG_ERR_UNREACHABLE;
-    s_req_t q = {.out = out, .txs = txs, .arena = arena};
-    pthread_mutex_init(&q.mu, NULL);
-    pthread_cond_init(&q.cv, NULL);
-    uint32_t n_groups;
-    s_group_t *g = s_groups(r, &q, txs, n, n_shards, &n_groups);
     int rc = 0;
-    for (int attempt = 0; attempt < r->cfg.max_attempts; attempt++) {
-        if (attempt) {
-            vg_counter_add(&r->m_retries, 1);
-            s_refresh(r);
-            /* a shard being handed off answers NOT_OWNER until the leader's
-             * ASSIGN lands, a dead owner until the failover: up to ~12 s */
-            usleep((useconds_t) (attempt <= 2 ? 20000 : attempt <= 5 ? 100000 : 200000));
-        }
-        s_attempt(r, &q, g, n_groups);
-        rc = 0;
-        for (uint32_t i = 0; i < n_groups && !rc; i++) rc = g[i].status;
-        if (!rc) break;
+    for (uint32_t i = 0; i < n_groups && !rc; i++) rc = g[i].status;
+    return rc;
+}
+
+/* Attempts from..max_attempts-1 (each after a map refresh and a pause)
+ * until every group is answered, then marks the verdicts of groups given
+ * up on with their status. Returns the first failure. */
+static int s_retry_and_finish(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t n_groups, int from)
+{
+    int rc = s_groups_rc(g, n_groups);
+    for (int attempt = from; rc && attempt < r->cfg.max_attempts; attempt++) {
+        if (atomic_load(&r->closing)) break;
+        vg_counter_add(&r->m_retries, 1);
+        s_refresh(r);
+        /* a shard being handed off answers NOT_OWNER until the leader's
+         * ASSIGN lands, a dead owner until the failover: up to ~12 s */
+        usleep((useconds_t) (attempt <= 2 ? 20000 : attempt <= 5 ? 100000 : 200000));
+        s_attempt_send(r, q, g, n_groups);
+        struct timespec dl = s_deadline(r);
+        s_attempt_wait(r, q, g, n_groups, &dl);
+        rc = s_groups_rc(g, n_groups);
     }
     for (uint32_t i = 0; i < n_groups; i++) {
         if (!g[i].status) continue;
         vg_counter_add(&r->m_failed, g[i].n);
         for (uint32_t k = 0; k < g[i].n; k++) {
-            vg_verdict_t *v = &out[g[i].idx[k]];
+            vg_verdict_t *v = &q->out[g[i].idx[k]];
             memset(v, 0, offsetof(vg_verdict_t, reasons));
-            v->id = txs[g[i].idx[k]].id;
+            v->id = q->txs[g[i].idx[k]].id;
             v->status = g[i].status;
         }
     }
+    return rc;
+}
+
+/* The number of shards of the map, fetching it when none is known yet
+ * (0: no member answers). */
+static uint32_t s_shards(vg_router_t *r)
+{
+    pthread_rwlock_rdlock(&r->map_mu);
+    uint32_t n_shards = r->n_shards;
+    pthread_rwlock_unlock(&r->map_mu);
+    if (!n_shards && !s_refresh(r)) {
+        pthread_rwlock_rdlock(&r->map_mu);
+        n_shards = r->n_shards;
+        pthread_rwlock_unlock(&r->map_mu);
+    }
+    return n_shards;
+}
+
+int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                    vg_arena_t *arena)
+{
+    if (!n) return 0;
+    uint32_t n_shards = s_shards(r);
+    if (!n_shards) return VG_ERR_UNREACHABLE;
+    s_req_t q = {.out = out, .txs = txs, .arena = arena};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    uint32_t n_groups;
+    s_group_t *g = s_groups(r, &q, txs, n, n_shards, &n_groups);
+    s_attempt_send(r, &q, g, n_groups);
+    struct timespec dl = s_deadline(r);
+    s_attempt_wait(r, &q, g, n_groups, &dl);
+    int rc = s_retry_and_finish(r, &q, g, n_groups, 1);
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.cv);
     return rc;
+}
+
+/* ---- vg_router_submit: the waiter thread ------------------------------------ */
+
+static void *s_waiter_main(void *arg)
+{
+    vg_router_t *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->aq_mu);
+        while (!r->aq_head && !r->aq_stop) pthread_cond_wait(&r->aq_cv, &r->aq_mu);
+        s_areq_t *a = r->aq_head;
+        if (a && !(r->aq_head = a->next)) r->aq_tail = NULL;
+        pthread_mutex_unlock(&r->aq_mu);
+        if (!a) break; /* stopping, nothing queued */
+        s_attempt_wait(r, &a->q, a->g, a->n_groups, &a->deadline);
+        int rc = s_retry_and_finish(r, &a->q, a->g, a->n_groups, 1);
+        vg_router_done_fn *done = a->done;
+        void *done_arg = a->arg;
+        pthread_mutex_lock(&r->aq_mu);
+        a->next = r->aq_free;
+        r->aq_free = a;
+        pthread_mutex_unlock(&r->aq_mu);
+        done(done_arg, rc);
+    }
+    return NULL;
+}
+
+/* A pooled request (the waiter thread started on first use). */
+static s_areq_t *s_areq_get(vg_router_t *r)
+{
+    pthread_mutex_lock(&r->aq_mu);
+    if (!r->aq_started && !r->aq_stop) {
+        if (pthread_create(&r->waiter, NULL, s_waiter_main, r) == 0)
+            r->aq_started = true;
+        else
+            vg_error(S_MOD, "cannot start the waiter thread");
+    }
+    s_areq_t *a = r->aq_started ? r->aq_free : NULL;
+    if (a) r->aq_free = a->next;
+    bool ok = r->aq_started;
+    pthread_mutex_unlock(&r->aq_mu);
+    if (!ok) return NULL;
+    if (!a) {
+        a = VG_NEW(s_areq_t);
+        pthread_mutex_init(&a->q.mu, NULL);
+        pthread_cond_init(&a->q.cv, NULL);
+    }
+    return a;
+}
+
+int vg_router_submit(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                     vg_arena_t *arena, vg_router_done_fn *done, void *arg)
+{
+    VG_ASSERT(done != NULL);
+    if (!n) {
+        done(arg, 0);
+        return 0;
+    }
+    if (atomic_load(&r->closing)) return VG_ERR_CLOSED;
+    uint32_t n_shards = s_shards(r);
+    if (!n_shards) return VG_ERR_UNREACHABLE;
+    s_areq_t *a = s_areq_get(r);
+    if (!a) return VG_ERR_INTERNAL; /* no waiter thread */
+    a->q.waiting = 0;
+    a->q.out = out;
+    a->q.txs = txs;
+    a->q.arena = arena;
+    a->n = n;
+    a->done = done;
+    a->arg = arg;
+    a->next = NULL;
+    a->g = s_groups(r, &a->q, txs, n, n_shards, &a->n_groups);
+    /* sent here, in the caller's order: a user's transactions of two
+     * batches submitted one after the other reach its node in order */
+    s_attempt_send(r, &a->q, a->g, a->n_groups);
+    a->deadline = s_deadline(r);
+    pthread_mutex_lock(&r->aq_mu);
+    if (r->aq_tail)
+        r->aq_tail->next = a;
+    else
+        r->aq_head = a;
+    r->aq_tail = a;
+    pthread_cond_signal(&r->aq_cv);
+    pthread_mutex_unlock(&r->aq_mu);
+    return 0;
 }
 
 /* ---- for vg_router_query.c -------------------------------------------------------- */
@@ -443,6 +594,8 @@ int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf
     pthread_rwlock_init(&r->map_mu, NULL);
     pthread_mutex_init(&r->connect_mu, NULL);
     pthread_mutex_init(&r->pend_mu, NULL);
+    pthread_mutex_init(&r->aq_mu, NULL);
+    pthread_cond_init(&r->aq_cv, NULL);
     vg_strmap_init(&r->pending, 1024);
     atomic_store(&r->next_corr, 1);
     r->self = vg_transport_random_client_id();
@@ -509,11 +662,27 @@ void vg_router_destroy(vg_router_t **r_p)
 {
     vg_router_t *r = *r_p;
     if (!r) return;
+    /* submitted requests finish first (retries give up at once) */
+    atomic_store(&r->closing, true);
+    pthread_mutex_lock(&r->aq_mu);
+    r->aq_stop = true;
+    bool started = r->aq_started;
+    pthread_cond_signal(&r->aq_cv);
+    pthread_mutex_unlock(&r->aq_mu);
+    if (started) pthread_join(r->waiter, NULL);
+    for (s_areq_t *a = r->aq_free, *next; a; a = next) {
+        next = a->next;
+        pthread_mutex_destroy(&a->q.mu);
+        pthread_cond_destroy(&a->q.cv);
+        free(a);
+    }
     vg_transport_destroy(&r->tr);
     vg_strmap_fini(&r->pending);
     pthread_rwlock_destroy(&r->map_mu);
     pthread_mutex_destroy(&r->connect_mu);
     pthread_mutex_destroy(&r->pend_mu);
+    pthread_mutex_destroy(&r->aq_mu);
+    pthread_cond_destroy(&r->aq_cv);
     free(r->owner);
     free(r->epoch);
     free(r);

@@ -35,6 +35,17 @@ int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf
 int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
                     vg_arena_t *arena);
 
+/* The asynchronous form (the Kafka bridge's submit): sends the batch at
+ * once, in the caller's order, and returns; done(arg, rc) is called on
+ * the router's waiter thread once every transaction is answered or given
+ * up on (after the same retries as vg_router_score; out as there). txs,
+ * out and arena must stay valid until then. Returns nonzero only when
+ * nothing was started (done is not called then): VG_ERR_UNREACHABLE (no
+ * shard map), VG_ERR_CLOSED (destroying). */
+typedef void(vg_router_done_fn)(void *arg, int rc);
+int vg_router_submit(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                     vg_arena_t *arena, vg_router_done_fn *done, void *arg);
+
 /* The anomaly queries of vg_api_backend_t, answered by every member that
  * is not down (a down member's anomalies are left out, with a warning in
  * the log) and merged: lists newest first across nodes, with a cursor

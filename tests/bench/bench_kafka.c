@@ -10,20 +10,30 @@
  *   bench_kafka [--messages N] [--partitions P] [--workers W] [--no-sync]
  *               [--null-score: no engine, the bridge's own ceiling]
  *               [--sync-score: one batch at a time, as through the router]
- * Prints "BENCH kafka_ingest_tx_per_s <value> tx/s". */
+ *               [--cluster: the node a vigil-node process in cluster mode,
+ *                reached through the router (vg_router_submit; with
+ *                --sync-score vg_router_score), as a vigil-gateway does]
+ * Prints "BENCH kafka_ingest_tx_per_s <value> tx/s" (with --cluster
+ * "kafka_gateway_ingest_tx_per_s"). */
 #include "vt_kafka.h"
 
 #include "vg_engine.h"
 #include "vg_err.h"
 #include "vg_kafka.h"
 #include "vg_log.h"
+#include "vg_router.h"
 #include "vg_store.h"
 #include "vg_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* CPU seconds (user + system) of this process so far. */
@@ -45,6 +55,79 @@ static int s_submit(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out
                     vg_kafka_done_fn *done, void *arg)
 {
     return vg_engine_submit(ctx, txs, n, out, arena, done, arg);
+}
+
+/* CPU seconds of process pid so far (0 for pid <= 0 or unreadable). */
+static double s_proc_cpu_s(pid_t pid)
+{
+    if (pid <= 0) return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* --cluster: through the router, as a vigil-gateway scores. */
+static int s_router_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                          vg_arena_t *arena)
+{
+    return vg_router_score(ctx, txs, n, out, arena);
+}
+
+static int s_router_submit(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
+                           vg_arena_t *arena, vg_kafka_done_fn *done, void *arg)
+{
+    return vg_router_submit(ctx, txs, n, out, arena, done, arg);
+}
+
+/* A free loopback TCP port (bound once to ask the kernel). */
+static int s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && !bind(fd, (struct sockaddr *) &a, sizeof a) &&
+        !getsockname(fd, (struct sockaddr *) &a, &len))
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* --cluster: vigil-node (next to this program) as a one-member cluster
+ * listening on 127.0.0.1:port, its LMDB in dir/node; its log in dir. */
+static pid_t s_spawn_node(const char *dir, int port, int workers, bool no_sync)
+{
+    char self[512], bin[600], listen[32], data[300], log[300], wk[16];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return -1;
+    self[len] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(bin, sizeof bin, "%s/vigil-node", self);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(data, sizeof data, "%s/node", dir);
+    snprintf(log, sizeof log, "%s/node.log", dir);
+    snprintf(wk, sizeof wk, "%d", workers);
+    const char *argv[] = {
+        bin,          "--listen", listen,      "--node-id", "1",
+        "--data-dir", data,       "--workers", wk,          no_sync ? "--unsafe-no-sync" : NULL,
+        NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "a", stderr)) _exit(127);
+        execv(bin, (char *const *) argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* --null-score: the bridge alone (consume, parse, store offsets). */
@@ -81,7 +164,7 @@ int main(int argc, char **argv)
 {
     uint32_t n = 200000, parts = 8;
     int workers = 0;
-    bool no_sync = false, null_score = false, sync = false;
+    bool no_sync = false, null_score = false, sync = false, cluster = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--messages") && i + 1 < argc)
             n = (uint32_t) atoi(argv[++i]);
@@ -95,9 +178,11 @@ int main(int argc, char **argv)
             null_score = true;
         else if (!strcmp(argv[i], "--sync-score"))
             sync = true;
+        else if (!strcmp(argv[i], "--cluster"))
+            cluster = true;
         else {
             fprintf(stderr, "usage: bench_kafka [--messages N] [--partitions P] [--workers W] "
-                            "[--no-sync] [--null-score] [--sync-score]\n");
+                            "[--no-sync] [--null-score] [--sync-score] [--cluster]\n");
             return 2;
         }
     }
@@ -111,8 +196,22 @@ int main(int argc, char **argv)
     vg_engine_config_t ec;
     vg_engine_config_default(&ec);
     ec.workers = workers;
-    if (vg_store_open(&sc, &store, err, sizeof err) || vg_engine_new(&ec, store, &engine) ||
-        vg_engine_start(engine)) {
+    pid_t node = 0;
+    vg_router_t *router = NULL;
+    if (cluster) {
+        int port = s_free_port();
+        char seeds[32];
+        snprintf(seeds, sizeof seeds, "127.0.0.1:%d", port);
+        node = s_spawn_node(dir, port, workers, no_sync);
+        if (node <= 0 ||
+            vg_router_new(&(vg_router_config_t){.seeds = seeds}, &router, err, sizeof err)) {
+            fprintf(stderr, "bench_kafka: no vigil-node at %s: %s (log: %s/node.log)\n", seeds, err,
+                    dir);
+            if (node > 0) kill(node, SIGKILL);
+            return 1;
+        }
+    } else if (vg_store_open(&sc, &store, err, sizeof err) || vg_engine_new(&ec, store, &engine) ||
+               vg_engine_start(engine)) {
         fprintf(stderr, "bench_kafka: cannot start the engine: %s\n", err);
         return 1;
     }
@@ -129,9 +228,13 @@ int main(int argc, char **argv)
     vg_kafka_bridge_config_t bc = {.brokers = k.bootstraps,
                                    .topics = "bench",
                                    .group = "bench",
-                                   .score = null_score ? s_null_score : s_score,
-                                   .submit = null_score || sync ? NULL : s_submit,
-                                   .score_ctx = engine};
+                                   .score = null_score ? s_null_score
+                                            : cluster  ? s_router_score
+                                                       : s_score,
+                                   .submit = null_score || sync ? NULL
+                                             : cluster          ? s_router_submit
+                                                                : s_submit,
+                                   .score_ctx = cluster ? (void *) router : (void *) engine};
     vg_kafka_bridge_t *b = NULL;
     if (vg_kafka_bridge_start(&bc, &b, err, sizeof err)) {
         fprintf(stderr, "bench_kafka: %s\n", err);
@@ -139,19 +242,23 @@ int main(int argc, char **argv)
     }
     while (s_status(b, "partitions") < (long long) parts) usleep(2000);
     uint64_t start = vg_now_ns();
-    double cpu0 = s_cpu_s();
-    vg_store_stats_t st0;
-    vg_store_stats(store, &st0);
+    double cpu0 = s_cpu_s(), node_cpu0 = s_proc_cpu_s(node);
+    vg_store_stats_t st0 = {0}, st1 = {0};
+    if (store) vg_store_stats(store, &st0);
     uint64_t deadline = start + 120ull * 1000000000u;
     while (s_status(b, "scored") < (long long) n && vg_now_ns() < deadline) usleep(2000);
     double secs = (double) (vg_now_ns() - start) / 1e9;
     long long scored = s_status(b, "scored");
-    double cpu = s_cpu_s() - cpu0;
-    vg_store_stats_t st1;
-    vg_store_stats(store, &st1);
+    double cpu = s_cpu_s() - cpu0 + (node ? s_proc_cpu_s(node) - node_cpu0 : 0);
+    if (store) vg_store_stats(store, &st1);
     uint64_t commits = st1.commits - st0.commits;
-    int used = vg_engine_workers(engine);
+    int used = engine ? vg_engine_workers(engine) : workers;
     vg_kafka_bridge_stop(&b);
+    vg_router_destroy(&router);
+    if (node > 0) {
+        kill(node, SIGTERM);
+        waitpid(node, NULL, 0);
+    }
     vg_engine_destroy(&engine);
     vg_store_close(&store);
     vt_kafka_stop(&k);
@@ -164,12 +271,18 @@ int main(int argc, char **argv)
     }
     printf("scored %u transactions from Kafka in %.2f s (%s, %d workers)\n", n, secs,
            no_sync ? "no fsync" : "fsync per commit", used);
-    printf("cpu %.2f s (%.2f cores, %.2f us per tx); %llu commits, %.0f tx and %.2f ms each\n", cpu,
-           cpu / secs, cpu * 1e6 / n, (unsigned long long) commits,
-           commits ? (double) n / (double) commits : 0,
-           commits ? (double) (st1.commit_ns_total - st0.commit_ns_total) / 1e6 / (double) commits
-                   : 0);
+    printf("cpu %.2f s (%.2f cores, %.2f us per tx%s)", cpu, cpu / secs, cpu * 1e6 / n,
+           node ? ", the node's included" : "");
+    if (commits)
+        printf("; %llu commits, %.0f tx and %.2f ms each", (unsigned long long) commits,
+               (double) n / (double) commits,
+               (double) (st1.commit_ns_total - st0.commit_ns_total) / 1e6 / (double) commits);
+    printf("\n");
     printf("BENCH %s %.0f tx/s\n",
-           null_score ? "kafka_bridge_only_tx_per_s" : "kafka_ingest_tx_per_s", n / secs);
+           null_score ? "kafka_bridge_only_tx_per_s"
+           : cluster
+               ? (sync ? "kafka_gateway_sync_ingest_tx_per_s" : "kafka_gateway_ingest_tx_per_s")
+               : "kafka_ingest_tx_per_s",
+           n / secs);
     return 0;
 }
