@@ -12,6 +12,7 @@
 #include "vg_mem.h"
 #include "vg_time.h"
 
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,9 +70,61 @@ static const char *s_jstr(json_t *o, const char *key)
 
 /* ---- POST /v1/auth/token ------------------------------------------------------------- */
 
+/* POST /v1/auth/password {"username","password","new_password"}: a user
+ * changes their own password, proving the current one (login-throttled
+ * like /v1/auth/token, so no token is needed: an expired password can
+ * still be changed). Tokens issued before stay valid until they expire. */
+static void s_auth_password(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t, json_t *b)
+{
+    const char *user = s_jstr(b, "username"), *pass = s_jstr(b, "password");
+    const char *next = s_jstr(b, "new_password");
+    const char *missing = !user ? "username" : !pass ? "password" : !next ? "new_password" : NULL;
+    if (missing) {
+        vg__api_error(c, t, VG_ERR_INVALID, missing,
+                      "username, password and new_password are required");
+        return;
+    }
+    if (strlen(next) < 8 || strlen(next) > 1024) {
+        vg__api_error(c, t, VG_ERR_INVALID, "new_password", "new_password: 8 to 1024 characters");
+        return;
+    }
+    if (strcmp(next, pass) == 0) {
+        vg__api_error(c, t, VG_ERR_INVALID, "new_password",
+                      "new_password: must differ from the current password");
+        return;
+    }
+    char token[1024], why[300] = "";
+    int expires = 0, retry = 1;
+    int rc = vg_auth_login(api->cfg.auth, user, pass, NULL, token, sizeof token, &expires, &retry);
+    sodium_memzero(token, sizeof token);
+    if (rc == VG_ERR_RATE_LIMITED) {
+        vg__api_retry_later(c, t, retry, "too many login attempts for this name: retry later");
+        return;
+    }
+    if (rc) {
+        vg__api_error(c, t, rc == VG_ERR_AUTH ? rc : VG_ERR_UNREACHABLE, NULL, "%s",
+                      rc == VG_ERR_AUTH ? "invalid credentials" : vg_strerror(rc));
+        return;
+    }
+    rc = vg_auth_user_put(api->cfg.auth, user, 0, next, -1, false, why, sizeof why);
+    if (rc) {
+        vg__api_error(c, t, rc, "new_password", "%s", why);
+        return;
+    }
+    vg_info("api", "user %s changed their password", user);
+    vg_jw_obj_begin(&t->jw);
+    vg_jw_kcstr(&t->jw, "name", user);
+    vg_jw_kcstr(&t->jw, "status", "password changed");
+    vg_jw_obj_end(&t->jw);
+    vg__api_send(c, t, 200, "application/json", t->jw.buf, t->jw.len,
+                 "Cache-Control: no-store\r\n");
+}
+
 void vg__api_auth(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
 {
-    if (strcmp(s_rest(c, "/v1/auth"), "token") != 0) {
+    const char *what = s_rest(c, "/v1/auth");
+    bool password = strcmp(what, "password") == 0;
+    if (!password && strcmp(what, "token") != 0) {
         vg__api_error(c, t, VG_ERR_NOT_FOUND, NULL, "no such endpoint: %s", vg_http_path(c));
         return;
     }
@@ -82,6 +135,11 @@ void vg__api_auth(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
     }
     json_t *b = vg__api_json_body(c, t, S_SMALL_BODY);
     if (!b) return;
+    if (password) {
+        s_auth_password(api, c, t, b);
+        json_decref(b);
+        return;
+    }
     const char *user = s_jstr(b, "username"), *pass = s_jstr(b, "password");
     const char *key = s_jstr(b, "api_key");
     if (!key && (!user || !pass)) {

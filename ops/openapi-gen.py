@@ -152,6 +152,12 @@ paths = {
      "429": {"$ref": "#/components/responses/RateLimited"}},
      body=json_body({"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}, "api_key": {"type": "string"}}}),
      security=False)},
+ "/v1/auth/password": {"post": op("Change one's own password, proving the current one (login-throttled like /v1/auth/token; tokens issued before stay valid until they expire)", "auth", {
+     "200": ok("changed", {"type": "object", "properties": {"name": {"type": "string"}, "status": {"type": "string"}}}),
+     "400": err_resp("a missing field, a new password shorter than 8 or equal to the current one"), "401": err_resp("invalid credentials"), "415": err_resp("not JSON"),
+     "429": {"$ref": "#/components/responses/RateLimited"}},
+     body=json_body({"type": "object", "required": ["username", "password", "new_password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}, "new_password": {"type": "string", "minLength": 8}}}),
+     security=False)},
  "/v1/openapi.json": {"get": op("This document", "meta", {"200": ok("OpenAPI 3", {"type": "object"})}, security=False)},
  "/healthz": {"get": op("Liveness", "meta", {"200": ok("alive", {"type": "object"})}, security=False)},
  "/readyz": {"get": op("Readiness (a shard map is known and a member answers)", "meta", {"200": ok("ready", {"type": "object"}), "503": ok("not ready", {"type": "object"})}, security=False)},

@@ -800,6 +800,62 @@ static void test_openapi_walk(void **state)
     t_free(&doc);
 }
 
+/* POST /v1/auth/password: a user changes their own password; every
+ * refusal names its field and changes nothing. */
+static void test_change_password(void **state)
+{
+    (void) state;
+    t_resp_t r = t_req("POST", "/v1/users",
+                       "{\"name\":\"carol\",\"password\":\"first-pass-1\",\"role\":\"analyst\"}",
+                       NULL, s_admin, NULL);
+    assert_int_equal(r.status, 201);
+    t_free(&r);
+    static const struct {
+        const char *body, *field;
+        long status;
+    } bad[] = {
+        {"{\"username\":\"carol\",\"password\":\"first-pass-1\"}", "new_password", 400},
+        {"{\"username\":\"carol\",\"new_password\":\"second-pass-2\"}", "password", 400},
+        {"{\"username\":\"carol\",\"password\":\"first-pass-1\",\"new_password\":\"short\"}",
+         "new_password", 400},
+        {"{\"username\":\"carol\",\"password\":\"first-pass-1\",\"new_password\":"
+         "\"first-pass-1\"}",
+         "new_password", 400},
+        {"{\"username\":\"carol\",\"password\":\"wrong-pass-0\",\"new_password\":"
+         "\"second-pass-2\"}",
+         NULL, 401},
+        {"{\"username\":\"nobody\",\"password\":\"first-pass-1\",\"new_password\":"
+         "\"second-pass-2\"}",
+         NULL, 401},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = t_req("POST", "/v1/auth/password", bad[i].body, NULL, NULL, NULL);
+        if (r.status != bad[i].status) fail_msg("%s: %ld %s", bad[i].body, r.status, r.body);
+        if (bad[i].field)
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "field")),
+                bad[i].field);
+        t_free(&r);
+    }
+    char tok[1024];
+    login("carol", "first-pass-1", tok, sizeof tok); /* unchanged so far */
+    r = t_req("POST", "/v1/auth/password",
+              "{\"username\":\"carol\",\"password\":\"first-pass-1\",\"new_password\":"
+              "\"second-pass-2\"}",
+              NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "password changed");
+    t_free(&r);
+    assert_int_equal(t_status("POST", "/v1/auth/token",
+                              "{\"username\":\"carol\",\"password\":\"first-pass-1\"}", NULL),
+                     401);
+    login("carol", "second-pass-2", tok, sizeof tok);
+    /* the role is kept: analyst reads, cannot administer */
+    assert_int_equal(t_status("GET", "/v1/anomalies", NULL, tok), 200);
+    assert_int_equal(t_status("GET", "/v1/users", NULL, tok), 403);
+    assert_int_equal(t_status("GET", "/v1/auth/password", NULL, NULL), 405);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_labels_precision),
         cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_openapi_walk),
+        cmocka_unit_test(test_change_password),
         cmocka_unit_test(test_rate_limit),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
