@@ -377,6 +377,7 @@ int main(int argc, char **argv)
     while ((sig = vg_signals_wait(-1)) == 0) {
     }
     vg_info("gateway", "signal %d: stopping", sig);
+    vg_router_shutdown(router);       /* what is in flight gets one attempt, no retries */
     vg_api_destroy(&api);             /* stops HTTP first: in-flight requests finish */
     vg_kafka_bridge_stop(&gw.bridge); /* finishes its batches through the router */
     vg_auth_destroy(&auth);

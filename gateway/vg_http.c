@@ -8,15 +8,19 @@
 #include "vg_mem.h"
 
 #include <civetweb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_MAX_ROUTES 32
+#define S_DRAIN_MS   10000 /* vg_http_stop: at most this long for requests in progress */
 
 typedef struct {
     char prefix[64];
     vg_http_handler_fn *fn;
     void *ctx;
+    vg_http_server_t *server;
 } s_route_t;
 
 struct vg_http_server {
@@ -24,6 +28,8 @@ struct vg_http_server {
     s_route_t routes[S_MAX_ROUTES];
     int n_routes;
     int port;
+    atomic_int inflight;  /* requests in a handler */
+    atomic_bool draining; /* vg_http_stop: new requests are refused */
 };
 
 struct vg_http_conn {
@@ -43,8 +49,18 @@ static int s_dispatch(struct mg_connection *mg, void *cbdata)
 {
     s_route_t *r = cbdata;
     vg_http_conn_t c = {.mg = mg, .ri = mg_get_request_info(mg)};
-    r->fn(r->ctx, &c);
-    if (!c.responded) vg_http_respond(&c, 500, "application/json", "{}", 2, NULL);
+    atomic_fetch_add(&r->server->inflight, 1);
+    if (atomic_load(&r->server->draining)) { /* stopping: answered, never half-done */
+        static const char body[] =
+            "{\"error\":{\"code\":\"CLOSED\",\"message\":\"the server is shutting down: "
+            "retry (another gateway, or this one once restarted)\",\"field\":null}}";
+        vg_http_respond(&c, 503, "application/json", body, sizeof body - 1,
+                        "Retry-After: 1\r\nConnection: close\r\n");
+    } else {
+        r->fn(r->ctx, &c);
+        if (!c.responded) vg_http_respond(&c, 500, "application/json", "{}", 2, NULL);
+    }
+    atomic_fetch_sub(&r->server->inflight, 1);
     return 1;
 }
 
@@ -106,6 +122,7 @@ void vg_http_route(vg_http_server_t *s, const char *prefix, vg_http_handler_fn *
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix);
     r->fn = fn;
     r->ctx = ctx;
+    r->server = s;
     mg_set_request_handler(s->mg, r->prefix, s_dispatch, r);
 }
 
@@ -118,6 +135,15 @@ void vg_http_stop(vg_http_server_t **s_p)
 {
     vg_http_server_t *s = *s_p;
     if (!s) return;
+    /* civetweb's mg_stop drops the answers of requests still running (its
+     * writes stop with the server), so: refuse new requests (503), let
+     * the running ones answer, then stop */
+    atomic_store(&s->draining, true);
+    int waited = 0;
+    for (; atomic_load(&s->inflight) > 0 && waited < S_DRAIN_MS; waited += 10) usleep(10000);
+    if (atomic_load(&s->inflight) > 0)
+        vg_warn("http", "stopping with %d request(s) still running after %d ms",
+                atomic_load(&s->inflight), S_DRAIN_MS);
     mg_stop(s->mg);
     free(s);
     *s_p = NULL;

@@ -89,7 +89,8 @@ struct vg_router {
     s_areq_t *aq_head, *aq_tail, *aq_free;
     bool aq_started, aq_stop;
     pthread_t waiter;
-    atomic_bool closing; /* vg_router_destroy: retries give up */
+    atomic_bool closing;  /* vg_router_destroy: retries give up, no new requests */
+    atomic_bool shutdown; /* vg_router_shutdown: retries give up */
     vg_counter_t m_sent, m_retries, m_not_owner, m_failed, m_refresh;
 };
 
@@ -409,7 +410,7 @@ static int s_retry_and_finish(vg_router_t *r, s_req_t *q, s_group_t *g, uint32_t
 {
     int rc = s_groups_rc(g, n_groups);
     for (int attempt = from; rc && attempt < r->cfg.max_attempts; attempt++) {
-        if (atomic_load(&r->closing)) break;
+        if (atomic_load(&r->closing) || atomic_load(&r->shutdown)) break;
         vg_counter_add(&r->m_retries, 1);
         s_refresh(r);
         /* a shard being handed off answers NOT_OWNER until the leader's
@@ -629,6 +630,12 @@ int vg_router_new(const vg_router_config_t *cfg, vg_router_t **out, char *errbuf
     }
     *out = r;
     return 0;
+}
+
+void vg_router_shutdown(vg_router_t *r)
+{
+    if (r && !atomic_exchange(&r->shutdown, true))
+        vg_info(S_MOD, "shutting down: failed requests are no longer retried");
 }
 
 bool vg_router_ready(vg_router_t *r)

@@ -80,6 +80,13 @@ int vg_router_admin_all(vg_router_t *r, const char *command, const char *arg,
                         int (*fn)(void *ctx, uint32_t node, int code, const char *json, size_t len),
                         void *ctx);
 
+/* At shutdown, before stopping what scores through r (HTTP, the Kafka
+ * bridge): requests in progress end after their current attempt instead
+ * of retrying for up to max_attempts (minutes while the cluster is
+ * unreachable); new ones still get one attempt. What fails is not
+ * acknowledged, so clients and Kafka send it again. */
+void vg_router_shutdown(vg_router_t *r);
+
 /* True while a shard map is known and at least one member answers. */
 bool vg_router_ready(vg_router_t *r);
 

@@ -431,7 +431,8 @@ static int s_run(const vg_node_config_t *cfg, s_node_t *node)
     while ((sig = vg_signals_wait(-1)) == 0) {
     }
     vg_info("node", "signal %d: shutting down (finishing in-flight requests)", sig);
-    vg_api_destroy(&api); /* stops HTTP first: in-flight requests finish */
+    vg_router_shutdown(node->router); /* cluster mode: no retries from here on */
+    vg_api_destroy(&api);             /* stops HTTP first: in-flight requests finish */
     vg_auth_destroy(&auth);
     vg_admin_destroy(&admin);
     s_kafka_bridge_stop(node); /* before the router and the engine it scores with */
