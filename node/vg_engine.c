@@ -370,6 +370,8 @@ static void s_apply_rules(vg_engine_t *e, s_part_t *p, const s_held_t *r, const 
         vg_counter_add(&e->m_rule_hits, 1);
         keep *= 1 - meta->weight;
         if ((int) meta->action > action) action = (int) meta->action;
+        if (meta->severity + 1u > v->rule_severity)
+            v->rule_severity = (uint8_t) (meta->severity + 1);
         if (m >= sizeof all / sizeof all[0]) continue;
         size_t len = strlen(meta->id);
         char *id = vg_arena_alloc(&p->arena, len + 1);

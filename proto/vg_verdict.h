@@ -39,6 +39,10 @@ typedef struct {
     uint8_t decision; /* vg_decision */
     bool anomaly;
     double score; /* 0..1 */
+    /* in-process only (never encoded): 1 + the worst severity declared by
+     * the active rules that hit, 0 none; the stored anomaly's severity is
+     * at least that (vg_anomaly_encode) */
+    uint8_t rule_severity;
     uint8_t n_reasons;
     vg_reason_t reasons[VG_VERDICT_REASONS_MAX];
 } vg_verdict_t;

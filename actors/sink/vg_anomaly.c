@@ -58,8 +58,10 @@ static void s_encode_head(vg_mpw_t *w, const vg_tx_t *tx, int64_t detected_ms, d
 void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w)
 {
     const vg_verdict_t *v = a->verdict;
-    s_encode_head(w, a->tx, a->detected_ms, v->score, v->decision,
-                  vg_severity_from_score(v->score));
+    unsigned sev = vg_severity_from_score(v->score);
+    if (v->rule_severity && v->rule_severity - 1u > sev && v->rule_severity - 1u <= VG_SEV_CRITICAL)
+        sev = v->rule_severity - 1u; /* a rule declared "severity = high": at least high */
+    s_encode_head(w, a->tx, a->detected_ms, v->score, v->decision, sev);
     if (a->features) {
         const double *f = vg_features_array(a->features);
         vg_mpw_map(w, VG_FEATURE_COUNT);

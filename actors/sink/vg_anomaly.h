@@ -57,7 +57,8 @@ typedef struct {
 /* Appends the record's msgpack form: [version 1, id, user_id, ts_ms,
  * detected_ms, score, decision, severity, tx, {feature: value...},
  * [reason...]]. id, user_id and ts_ms are a->tx's; severity is
- * vg_severity_from_score(score); a reason is [detector, feature, value,
+ * vg_severity_from_score(score), raised to a hit rule's declared severity
+ * (verdict->rule_severity); a reason is [detector, feature, value,
  * baseline, threshold, contribution] as in a verdict. a->features may be
  * NULL (empty feature map). */
 void vg_anomaly_encode(const vg_anomaly_t *a, vg_mpw_t *w);

@@ -9,6 +9,7 @@
 
 #include "vg_engine.h"
 #include "vg_err.h"
+#include "vg_rules.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -252,6 +253,43 @@ static void test_async_completion_exactly_once(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int s_take_severity(void *arg, const vg_anomaly_rec_t *rec)
+{
+    *(int *) arg = rec->severity;
+    return 0;
+}
+
+/* A rule declared "severity = high" (weight .8: a score of .8, which alone
+ * is medium) stores its anomaly as high: the declared severity is a floor
+ * (alert routes and filters by severity rely on it). */
+static void test_rule_severity_is_a_floor(void **state)
+{
+    t_fix_t *f = *state;
+    static const char src[] = "rule big {\n  severity = high\n  action = review\n"
+                              "  when = amount > 1000\n}\n";
+    vg_ruleset_t *rs = NULL;
+    assert_int_equal(vg_ruleset_compile(src, sizeof src - 1, NULL, NULL, &rs, NULL), 0);
+    vg_engine_set_rules(f->engine, &rs, 1);
+    vg_tx_t tx;
+    vg_tx_init(&tx);
+    tx.id = vg_str_c("sev-1");
+    tx.user_id = vg_str_c("sev-user");
+    tx.amount = 5000;
+    memcpy(tx.currency, "EUR", 4);
+    tx.ts_ms = 1767225600000LL;
+    vg_verdict_t v;
+    vg_arena_t arena = VG_ARENA_INIT;
+    assert_int_equal(vg_engine_score(f->engine, &tx, 1, &v, &arena), 0);
+    assert_true(v.anomaly);
+    assert_true(v.score >= 0.8 && v.score < 0.85); /* the rule alone: medium by score */
+    assert_int_equal(v.decision, VG_DECISION_REVIEW);
+    int sev = -1;
+    assert_int_equal(vg_store_anomaly_get(f->store, tx.id, s_take_severity, &sev), 0);
+    assert_int_equal(sev, VG_SEV_HIGH);
+    vg_engine_set_rules(f->engine, NULL, 0);
+    vg_arena_fini(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_within_batch),
         cmocka_unit_test(test_reopen_continues),
         cmocka_unit_test(test_async_completion_exactly_once),
+        cmocka_unit_test(test_rule_severity_is_a_floor),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
