@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiClient } from "./api";
 import { clearSession, isAdmin, loadSession, saveSession, type Session } from "./auth";
+import { ChangePassword } from "./components/ChangePassword";
 import { Icon, type IconName } from "./components/ui";
 import { AppContext, useApp, type AppCtx, type Toast } from "./context";
 import { useRoute } from "./hooks";
@@ -20,13 +21,15 @@ const Trends = lazyPage(() => import("./pages/Trends").then((m) => m.Trends));
 const RulesModels = lazyPage(() => import("./pages/RulesModels").then((m) => m.RulesModels));
 const Alerts = lazyPage(() => import("./pages/Alerts").then((m) => m.Alerts));
 const Cluster = lazyPage(() => import("./pages/Cluster").then((m) => m.Cluster));
+const Users = lazyPage(() => import("./pages/Users").then((m) => m.Users));
 
-const NAV: { page: Page; href: string; text: string; icon: IconName }[] = [
+const NAV: { page: Page; href: string; text: string; icon: IconName; admin?: boolean }[] = [
   { page: "anomalies", href: "#/anomalies", text: "Anomalies", icon: "list" },
   { page: "trends", href: "#/trends", text: "Trends", icon: "chart" },
   { page: "rules", href: "#/rules", text: "Rules & models", icon: "rules" },
   { page: "alerts", href: "#/alerts", text: "Alerts", icon: "alert" },
   { page: "cluster", href: "#/cluster", text: "Cluster", icon: "cluster" },
+  { page: "users", href: "#/users", text: "Users", icon: "user", admin: true },
 ];
 
 export function App() {
@@ -101,6 +104,7 @@ function Shell() {
   const route = useRoute();
   const page = pageOf(route.path);
   const ctx = useApp();
+  const [changingPassword, setChangingPassword] = useState(false);
 
   useEffect(() => {
     if (page === "anomalies") sessionStorage.setItem(LIST_HASH_KEY, location.hash || "#/anomalies");
@@ -126,6 +130,9 @@ function Shell() {
       break;
     case "cluster":
       body = <Cluster />;
+      break;
+    case "users":
+      body = <Users />;
       break;
     default:
       body = (
@@ -154,7 +161,7 @@ function Shell() {
         </div>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => !n.admin || ctx.isAdmin).map((n) => (
               <li key={n.page}>
                 <a
                   href={n.page === "anomalies" ? sessionStorage.getItem(LIST_HASH_KEY) || n.href : n.href}
@@ -182,6 +189,14 @@ function Shell() {
               </div>
             </div>
           </div>
+          <button
+            class="btn btn-ghost btn-sm signout"
+            onClick={() => setChangingPassword(true)}
+            title="Change your password"
+            data-testid="change-password"
+          >
+            <Icon name="lock" size={15} /> Change password
+          </button>
           <button class="btn btn-ghost btn-sm signout" onClick={ctx.logout} data-testid="logout">
             <Icon name="logout" size={15} /> Sign out
           </button>
@@ -190,6 +205,7 @@ function Shell() {
       <main id="main" tabIndex={-1}>
         {body}
       </main>
+      {changingPassword && <ChangePassword onClose={() => setChangingPassword(false)} />}
     </div>
   );
 }

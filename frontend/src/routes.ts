@@ -3,7 +3,7 @@
 
 export const LIST_HASH_KEY = "vigil.listHash";
 
-export type Page = "anomalies" | "detail" | "trends" | "rules" | "cluster" | "alerts" | "notfound";
+export type Page = "anomalies" | "detail" | "trends" | "rules" | "cluster" | "alerts" | "users" | "notfound";
 
 export function pageOf(path: string[]): Page {
   const [a, b] = path;
@@ -12,5 +12,6 @@ export function pageOf(path: string[]): Page {
   if (a === "rules" || a === "models") return "rules";
   if (a === "cluster") return "cluster";
   if (a === "alerts") return "alerts";
+  if (a === "users" || a === "apikeys") return "users";
   return "notfound";
 }

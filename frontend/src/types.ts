@@ -254,3 +254,38 @@ export interface AlertChannel {
 export interface AlertChannelsResponse {
   nodes: { node: number; channels: AlertChannel[] }[];
 }
+
+/* ---- users and API keys (admin: /v1/users, /v1/apikeys) ------------------------ */
+
+export const ROLES: readonly Role[] = ["admin", "analyst", "ingest"];
+
+export interface User {
+  name: string;
+  role: Role | string;
+  disabled?: boolean;
+  created?: string | null;
+}
+
+export interface UsersResponse {
+  users: User[];
+}
+
+export interface ApiKey {
+  id: string;
+  name?: string;
+  role: Role | string;
+  revoked?: boolean;
+  created?: string | null;
+}
+
+export interface ApiKeysResponse {
+  api_keys: ApiKey[];
+}
+
+/** POST /v1/apikeys: the only answer that carries the secret */
+export interface ApiKeyCreated {
+  id: string;
+  key: string;
+  role: Role | string;
+  note?: string;
+}

@@ -11,7 +11,13 @@
 // violations or page errors. Alerting is on (--alerts): two webhook
 // channels to a receiver in this process, "hook" answering 200 and "gone"
 // 410 (its alerts die at once); the Alerts page lists them, shows the
-// channel tiles, filters by status, and offers Retry to admins only. Measures the first meaningful paint of the
+// channel tiles, filters by status, and offers Retry to admins only. Users
+// page (admin): create a user (a mistyped second password and a taken name
+// are refused next to their field), disable/enable, set a password, an admin
+// deleting themself refused with the gateway's message, an API key shown
+// once ("vk_…") then revoked (the gateway refuses it after); the new analyst
+// sees no Users entry, changes their password from the UI and signs in with
+// it. Measures the first meaningful paint of the
 // anomalies page (navigation start → first page of rows painted, a
 // performance mark the app sets two frames after the rows are in the DOM)
 // with ≥ 100k anomalies stored, prints `BENCH dashboard_first_paint_ms N`
@@ -47,6 +53,8 @@ const BULK = Number(process.env.VG_BROWSER_BULK ?? 100000);
 const FIRST_PAINT_LIMIT_MS = 1000;
 const ADMIN_PASS = "admin-pass-browser-1";
 const ANALYST = { name: "analyst1", password: "analyst-pass-browser-1" };
+// created from the Users page: `password`, then `reset` by the admin, then `changed` by themself
+const NEWBIE = { name: "newbie", password: "newbie-pass-browser-1", reset: "newbie-pass-browser-2", changed: "newbie-pass-browser-3" };
 
 let passed = 0;
 let failed = 0;
@@ -322,7 +330,7 @@ async function main() {
     page.on("console", (m) => {
       const s = m.text();
       if (/Content.Security.Policy|Refused to/i.test(s)) problems.push(`CSP: ${s}`);
-      else if (m.type() === "error" && !/status of 40[13]/.test(s)) problems.push(`console error: ${s}`);
+      else if (m.type() === "error" && !/status of 40[139]/.test(s)) problems.push(`console error: ${s}`);
     });
   };
   const shot = async (page, name) => {
@@ -546,6 +554,71 @@ async function main() {
   await page.waitForSelector("[data-testid=reasons] tbody tr");
   ok(true, "alerts: Enter opens the alert's anomaly");
 
+  // -- users & API keys (admin)
+  await page.click("nav a:has-text('Users')");
+  await page.waitForSelector("[data-testid=users-table] [data-testid=user-row][data-name=admin]");
+  await page.waitForSelector("[data-testid=keys-table] [data-testid=key-row]");
+  const userRow = `[data-testid=user-row][data-name=${NEWBIE.name}]`;
+  const fillUser = async (confirm) => {
+    await page.click("[data-testid=user-new]");
+    await page.fill("[data-testid=user-form] input[name=name]", NEWBIE.name);
+    await page.selectOption("[data-testid=user-form] select[name=role]", "analyst");
+    await page.fill("[data-testid=user-form] input[name=password]", NEWBIE.password);
+    await page.fill("[data-testid=user-form] input[name=confirm]", confirm);
+    await page.click("[data-testid=user-form-submit]");
+  };
+  await fillUser("not-the-same-password");
+  await page.waitForSelector("[data-testid=user-form] .field-error:has-text('differ')");
+  await page.fill("[data-testid=user-form] input[name=confirm]", NEWBIE.password);
+  await page.click("[data-testid=user-form-submit]");
+  await page.waitForSelector(userRow);
+  ok((await api("GET", "/v1/users", { token: admin })).users.some((u) => u.name === NEWBIE.name && u.role === "analyst" && !u.disabled),
+    "users: admin created an analyst from the UI (a mistyped second password was caught first)");
+  await fillUser(NEWBIE.password);
+  await page.waitForSelector("[data-testid=user-form] input[name=name][aria-invalid=true]");
+  ok(/exists/.test(await page.textContent("[data-testid=user-form] .field-error")), "users: a taken name: the gateway's 409 shown next to the name field");
+  await page.click("[role=dialog] button:has-text('Cancel')");
+  await page.click(`${userRow} [data-testid=user-toggle]`);
+  await page.waitForSelector(`${userRow} .pill:has-text('disabled')`);
+  ok((await api("GET", "/v1/users", { token: admin })).users.find((u) => u.name === NEWBIE.name)?.disabled === true, "users: disabled from the UI");
+  await page.click(`${userRow} [data-testid=user-toggle]`);
+  await page.waitForSelector(`${userRow} .pill:has-text('active')`);
+  await page.click(`${userRow} [data-testid=user-password]`);
+  await page.fill("[data-testid=set-password-form] input[name=password]", NEWBIE.reset);
+  await page.fill("[data-testid=set-password-form] input[name=confirm]", NEWBIE.reset);
+  await page.click("[data-testid=set-password-form-submit]");
+  await page.waitForSelector("[data-testid=set-password-form]", { state: "detached" });
+  ok(true, "users: enabled again, and a new password set by the admin");
+  await page.click("[data-testid=user-row][data-name=admin] [data-testid=user-delete]");
+  await page.click("[data-testid=confirm]");
+  await page.waitForSelector("[data-testid=confirm-error]");
+  ok(/cannot delete yourself/.test(await page.textContent("[data-testid=confirm-error]")), "users: deleting oneself is refused with the gateway's message");
+  await page.click("[role=dialog] button:has-text('Cancel')");
+  await shot(page, "15-users-admin");
+  // an API key: shown once, works, revoked, refused
+  await page.click("[data-testid=key-new]");
+  await page.fill("[data-testid=key-form] input[name=name]", "browser-ui-key");
+  await page.selectOption("[data-testid=key-form] select[name=role]", "ingest");
+  await page.click("[data-testid=key-form-submit]");
+  await page.waitForSelector("[data-testid=key-secret]");
+  const uiKey = await page.inputValue("[data-testid=key-secret]");
+  const keyId = uiKey.split("_")[1];
+  ok(uiKey.startsWith("vk_") && /not be shown again/.test(await page.textContent("[role=dialog]")), `api keys: the new key shown once (${uiKey.slice(0, 12)}…), with a warning`);
+  await page.click("[data-testid=key-copy]");
+  await page.waitForSelector(".toast:has-text('copied'), .toast:has-text('Ctrl+C')");
+  await shot(page, "16-api-key-once");
+  await page.click("[data-testid=key-done]");
+  await page.waitForSelector(`[data-testid=key-row][data-id="${keyId}"]`);
+  const keyGone = await page.evaluate((k) => !document.documentElement.outerHTML.includes(k) && ![...document.querySelectorAll("input")].some((i) => i.value === k), uiKey);
+  ok(keyGone, "api keys: the secret is gone from the page once the dialog is closed; the key is listed by id");
+  const keyLogin = () => fetch(`${BASE}/v1/auth/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ api_key: uiKey }) });
+  ok((await keyLogin()).status === 200, "api keys: the gateway accepts the new key");
+  await page.click(`[data-testid=key-row][data-id="${keyId}"] [data-testid=key-revoke]`);
+  await page.click("[data-testid=confirm]");
+  await page.waitForSelector(`[data-testid=key-row][data-id="${keyId}"] .pill:has-text('revoked')`);
+  ok((await page.$$(`[data-testid=key-row][data-id="${keyId}"] [data-testid=key-revoke]`)).length === 0 && (await keyLogin()).status === 401,
+    "api keys: revoked from the UI (confirmed first); the gateway refuses it now");
+
   // -- an expired or forged token: back to the login page
   await page.evaluate(() => {
     const b = (o) => btoa(JSON.stringify(o)).replace(/=+$/, "");
@@ -584,6 +657,51 @@ async function main() {
   await ap.waitForFunction(() => !document.querySelector("tbody.is-reloading"));
   ok((await ap.$$("[data-testid=alert-retry]")).length === 0, "alerts: the analyst sees dead alerts but no 'Retry'");
   await actx.close();
+
+  // -- the user created from the UI: no Users entry; changes their own password, signs in with it
+  const nctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const np = await nctx.newPage();
+  watch(np);
+  const signIn = async (password) => {
+    await np.fill("input[name=username]", NEWBIE.name);
+    await np.fill("input[name=password]", password);
+    await np.click("button[type=submit]");
+  };
+  await np.goto(`${BASE}/`);
+  await signIn(NEWBIE.reset);
+  await np.waitForSelector("tbody tr[data-id]");
+  ok((await np.textContent("[data-testid=who]")) === NEWBIE.name && (await np.textContent("[data-testid=role]")) === "analyst",
+    `signed in as ${NEWBIE.name} (analyst) with the password the admin set`);
+  ok((await np.$$("nav a:has-text('Users')")).length === 0 && (await np.$$("nav a")).length > 0, "the analyst has no Users entry in the nav");
+  await np.evaluate(() => (location.hash = "#/users"));
+  await np.waitForSelector(".state-empty:has-text('Admins only')");
+  ok((await np.$$("[data-testid=users-table], [data-testid=keys-table]")).length === 0, "#/users typed by an analyst: 'Admins only', no lists");
+  await np.click("[data-testid=change-password]");
+  const pw = "[data-testid=password-form]";
+  await np.fill(`${pw} input[name=password]`, "not-my-password");
+  await np.fill(`${pw} input[name=new_password]`, NEWBIE.changed);
+  await np.fill(`${pw} input[name=confirm]`, NEWBIE.changed);
+  await np.click("[data-testid=password-form-submit]");
+  await np.waitForSelector(`${pw} .field-error:has-text('current password is wrong')`);
+  ok((await np.$$("form[aria-label='Sign in']")).length === 0, "change password: a wrong current password is named next to its field, the session stays");
+  await np.fill(`${pw} input[name=password]`, NEWBIE.reset);
+  await np.fill(`${pw} input[name=confirm]`, `${NEWBIE.changed}x`);
+  await np.click("[data-testid=password-form-submit]");
+  await np.waitForSelector(`${pw} .field-error:has-text('differ')`);
+  await shot(np, "17-change-password");
+  await np.fill(`${pw} input[name=confirm]`, NEWBIE.changed);
+  await np.click("[data-testid=password-form-submit]");
+  await np.waitForSelector(pw, { state: "detached" });
+  await np.waitForSelector(".toast:has-text('Password changed')");
+  ok(true, "change password: the two new passwords checked, then changed from the UI");
+  await np.click("[data-testid=logout]");
+  await np.waitForSelector("form[aria-label='Sign in']");
+  await signIn(NEWBIE.reset);
+  await np.waitForSelector("[role=alert]:has-text('Wrong user name or password')");
+  await signIn(NEWBIE.changed);
+  await np.waitForSelector("[data-testid=who]");
+  ok((await np.textContent("[data-testid=who]")) === NEWBIE.name, "signed out, the old password refused, signed in with the new one");
+  await nctx.close();
 
   const fivexx = (await (await fetch(`${BASE}/metrics`)).text()).split("\n").filter((l) => /requests_total\{.*code="5/.test(l));
   if (fivexx.length) log(`     gateway 5xx answers during the test: ${fivexx.join("; ")}`);

@@ -1,9 +1,10 @@
 // Pieces shared by the paged, keyboard-navigable tables (anomalies, alerts):
 // row focus and arrow keys, the stack of keyset cursors, the filter bar's
-// fields, the footer with the pager, and the empty / error states.
+// fields (and the labelled fields of forms, with their errors), the footer
+// with the pager, and the empty / error states.
 
-import type { ComponentChildren, InputHTMLAttributes } from "preact";
-import { useRef, useState } from "preact/hooks";
+import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes } from "preact";
+import { useId, useRef, useState } from "preact/hooks";
 import { fmtInt } from "../format";
 import { Empty, ErrorState, Icon, Spinner } from "./ui";
 
@@ -117,17 +118,57 @@ export function ClearFilters({ count, onClear, testid }: { count: number; onClea
   );
 }
 
-/** A labelled `<input>`; `inline` for the filter bar. */
+/** A labelled `<input>`; `inline` for the filter bar; `error` is shown under it. */
 export function InputField({
   label,
   inline,
+  error,
   ...input
-}: { label: string; inline?: boolean } & InputHTMLAttributes<HTMLInputElement>) {
+}: { label: string; inline?: boolean; error?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const id = useId();
   return (
-    <label class={inline ? "field field-inline" : "field"}>
-      <span>{label}</span>
-      <input class={inline ? "input input-sm" : "input"} {...input} />
-    </label>
+    <>
+      <label class={inline ? "field field-inline" : "field"}>
+        <span>{label}</span>
+        <input
+          class={inline ? "input input-sm" : "input"}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? id : undefined}
+          {...input}
+        />
+      </label>
+      <FieldError id={id} error={error} />
+    </>
+  );
+}
+
+/** A labelled `<select>` of a form; `error` is shown under it. */
+export function SelectField({
+  label,
+  error,
+  children,
+  ...select
+}: { label: string; error?: string; children: ComponentChildren } & SelectHTMLAttributes<HTMLSelectElement>) {
+  const id = useId();
+  return (
+    <>
+      <label class="field">
+        <span>{label}</span>
+        <select class="input" aria-invalid={error ? true : undefined} aria-describedby={error ? id : undefined} {...select}>
+          {children}
+        </select>
+      </label>
+      <FieldError id={id} error={error} />
+    </>
+  );
+}
+
+function FieldError({ id, error }: { id: string; error?: string }) {
+  if (!error) return null;
+  return (
+    <div class="field-error" id={id} role="alert">
+      {error}
+    </div>
   );
 }
 

@@ -197,7 +197,9 @@ export function Modal({
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
-    const el = ref.current?.querySelector<HTMLElement>("[autofocus], button, input, textarea, select");
+    const el =
+      ref.current?.querySelector<HTMLElement>("[autofocus]") ??
+      ref.current?.querySelector<HTMLElement>("button, input, textarea, select");
     el?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") onClose();
