@@ -8,10 +8,13 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +34,38 @@ typedef struct {
     json_t *json; /* NULL if the body is not JSON */
 } e2e_resp_t;
 
+/* True if a loopback TCP port can be bound now. */
+static inline bool e2e_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t) port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+/* A free loopback port BELOW the kernel's ephemeral range: servers in the
+ * tests are stopped and restarted on the same port, and a port in that
+ * range can meanwhile become a client's local port (or a reconnecting
+ * client's connection to itself), failing the restart. Falls back to a
+ * port the kernel picks. */
 static inline int e2e_free_port(void)
 {
+    static unsigned state;
+    if (!state) state = (unsigned) getpid() * 2654435761u ^ (unsigned) time(NULL);
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1) lo = 32768;
+        fclose(f);
+    }
+    for (int i = 0; lo > 22000 && i < 200; i++) {
+        state = state * 1103515245u + 12345u;
+        int port = 20000 + (int) ((state >> 8) % (unsigned) (lo - 20000));
+        if (e2e_port_free(port)) return port;
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -103,6 +136,15 @@ static inline e2e_resp_t e2e_get(const e2e_node_t *n, const char *path)
     return e2e_http(n, "GET", path, NULL, 0, NULL);
 }
 
+/* In a forked child: SIGKILL when the test process (the forking thread:
+ * spawn from the test's main thread only) ends, so a failed assertion
+ * never leaves servers behind holding ctest's output pipe open. */
+static inline void e2e_die_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127); /* the parent is already gone */
+}
+
 static inline const char *e2e_bin(void)
 {
     static char path[512];
@@ -130,8 +172,10 @@ static inline int e2e_start(e2e_node_t *n, const char *const *extra)
     int argc = 10;
     for (int i = 0; extra && extra[i] && argc < 31; i++) argv[argc++] = extra[i];
     argv[argc] = NULL;
+    pid_t parent = getpid();
     n->pid = fork();
     if (n->pid == 0) {
+        e2e_die_with_parent(parent);
         FILE *f = freopen(n->log, "a", stderr);
         (void) f;
         execv(argv[0], (char *const *) argv);
@@ -180,8 +224,10 @@ static inline void e2e_cleanup(e2e_node_t *n)
 /* Starts argv (argv[0] a path) with its stderr appended to log; the pid. */
 static inline pid_t e2e_spawn(const char *const *argv, const char *log)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        e2e_die_with_parent(parent);
         FILE *f = freopen(log, "a", stderr);
         (void) f;
         execv(argv[0], (char *const *) argv);

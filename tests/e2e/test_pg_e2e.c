@@ -199,8 +199,8 @@ static void test_gateway_reads_shared_store(void **state)
     e2e_node_t g = {.port = e2e_free_port()};
     snprintf(g.url, sizeof g.url, "http://127.0.0.1:%d", g.port);
     snprintf(http, sizeof http, "127.0.0.1:%d", g.port);
-    const char *gargv[] = {gw_bin,   "--cluster", listen, "--http", http,  "--store",
-                           "postgres", "--pg-dsn", s_dsn,  "--auth", "off", NULL};
+    const char *gargv[] = {gw_bin,     "--cluster", listen, "--http", http,  "--store",
+                           "postgres", "--pg-dsn",  s_dsn,  "--auth", "off", NULL};
     pid_t gw = e2e_spawn(gargv, glog);
     long total = -1, rows = -1;
     for (int k = 0; k < 200 && total < 0; k++, usleep(100000)) {
@@ -214,11 +214,12 @@ static void test_gateway_reads_shared_store(void **state)
         }
         e2e_resp_free(&r);
     }
-    char counts[64];
-    assert_int_equal(s_pg("sql", "select count(*) from anomalies", counts, sizeof counts), 0);
-    rows = atol(counts);
-    kill(gw, SIGTERM), waitpid(gw, NULL, 0);
+    char counts[64] = "";
+    int sql_rc = s_pg("sql", "select count(*) from anomalies", counts, sizeof counts);
+    kill(gw, SIGTERM), waitpid(gw, NULL, 0); /* before any assertion can fail */
     kill(node2, SIGTERM), waitpid(node2, NULL, 0);
+    assert_int_equal(sql_rc, 0);
+    rows = atol(counts);
     fprintf(stderr, "standalone gateway over PostgreSQL: stats total %ld, rows %ld\n", total, rows);
     assert_true(rows > 0);
     assert_int_equal(total, rows);

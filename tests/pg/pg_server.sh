@@ -64,9 +64,15 @@ start)
     if [ -f "$dir/port" ]; then
         start_on "$(cat "$dir/port")" || { tail -20 "$dir/log" >&2; exit 1; }
     else
+        # below the kernel's ephemeral range: a port in it can be taken while
+        # the server is stopped (a client's local port, or a reconnecting
+        # client connected to itself), and a restart on it then fails
+        lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+        span=$((lo - 20000))
+        [ "$span" -ge 2000 ] || span=40000
         ok=0
         for _ in 1 2 3 4 5 6 7 8; do
-            port=$((20000 + RANDOM % 40000))
+            port=$((20000 + RANDOM % span))
             port_free "$port" || continue
             if start_on "$port" 2>/dev/null; then
                 ok=1
