@@ -70,6 +70,18 @@ static const char *s_jstr(json_t *o, const char *key)
 
 /* ---- POST /v1/auth/token ------------------------------------------------------------- */
 
+/* Answers a failed vg_auth_login (429 with Retry-After, 401, or 503);
+ * false when rc is 0. */
+static bool s_login_refused(vg_http_conn_t *c, vg__api_thread_t *t, int rc, int retry)
+{
+    if (rc == VG_ERR_RATE_LIMITED)
+        vg__api_retry_later(c, t, retry, "too many login attempts for this name: retry later");
+    else if (rc)
+        vg__api_error(c, t, rc == VG_ERR_AUTH ? rc : VG_ERR_UNREACHABLE, NULL, "%s",
+                      rc == VG_ERR_AUTH ? "invalid credentials" : vg_strerror(rc));
+    return rc != 0;
+}
+
 /* POST /v1/auth/password {"username","password","new_password"}: a user
  * changes their own password, proving the current one (login-throttled
  * like /v1/auth/token, so no token is needed: an expired password can
@@ -97,15 +109,7 @@ static void s_auth_password(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *
     int expires = 0, retry = 1;
     int rc = vg_auth_login(api->cfg.auth, user, pass, NULL, token, sizeof token, &expires, &retry);
     sodium_memzero(token, sizeof token);
-    if (rc == VG_ERR_RATE_LIMITED) {
-        vg__api_retry_later(c, t, retry, "too many login attempts for this name: retry later");
-        return;
-    }
-    if (rc) {
-        vg__api_error(c, t, rc == VG_ERR_AUTH ? rc : VG_ERR_UNREACHABLE, NULL, "%s",
-                      rc == VG_ERR_AUTH ? "invalid credentials" : vg_strerror(rc));
-        return;
-    }
+    if (s_login_refused(c, t, rc, retry)) return;
     rc = vg_auth_user_put(api->cfg.auth, user, 0, next, -1, false, why, sizeof why);
     if (rc) {
         vg__api_error(c, t, rc, "new_password", "%s", why);
@@ -152,15 +156,7 @@ void vg__api_auth(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
     int expires = 0, retry = 1;
     int rc = vg_auth_login(api->cfg.auth, user, pass, key, token, sizeof token, &expires, &retry);
     json_decref(b);
-    if (rc == VG_ERR_RATE_LIMITED) {
-        vg__api_retry_later(c, t, retry, "too many login attempts for this name: retry later");
-        return;
-    }
-    if (rc) {
-        vg__api_error(c, t, rc == VG_ERR_AUTH ? rc : VG_ERR_UNREACHABLE, NULL, "%s",
-                      rc == VG_ERR_AUTH ? "invalid credentials" : vg_strerror(rc));
-        return;
-    }
+    if (s_login_refused(c, t, rc, retry)) return;
     vg_jw_obj_begin(&t->jw);
     vg_jw_kcstr(&t->jw, "access_token", token);
     vg_jw_kcstr(&t->jw, "token_type", "Bearer");
