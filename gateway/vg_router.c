@@ -225,52 +225,64 @@ static void s_take_verdicts(s_group_t *g, const vg_verdict_list_t *vs)
     }
 }
 
-/* Removes and returns the group waiting for corr (NULL: late or settled). */
-static s_group_t *s_pending_take(vg_router_t *r, uint64_t corr)
+/* Replies and undeliverable notices settle a group while holding
+ * pend_mu (then the request's mu): once a waiter has taken its unsettled
+ * groups out of the pending table under pend_mu, no reply can still be
+ * writing into them, so a request that ends (its memory reused: the
+ * caller's arena, a pooled request) is never touched by a late reply. */
+
+/* Removes and returns the group waiting for corr (NULL: late or settled).
+ * Under r->pend_mu. */
+static s_group_t *s_pending_take_locked(vg_router_t *r, uint64_t corr)
 {
     char key[8];
     memcpy(key, &corr, 8);
-    pthread_mutex_lock(&r->pend_mu);
-    s_group_t *g = vg_strmap_del(&r->pending, (vg_str_t){key, 8});
-    pthread_mutex_unlock(&r->pend_mu);
-    return g;
+    return vg_strmap_del(&r->pending, (vg_str_t){key, 8});
 }
 
 static void s_on_reply(void *arg, const vg_transport_msg_t *m)
 {
     vg_router_t *r = arg;
-    s_group_t *g = s_pending_take(r, m->env.corr);
-    if (!g) return; /* a late reply of a retried group */
-    s_req_t *q = g->req;
     vg_msg_t msg = {.env = m->env};
     vg_perr_t err;
     vg_perr_clear(&err);
     vg_arena_t tmp = VG_ARENA_INIT;
     int rc = vg_msg_body_decode(m->body, m->body_len, &msg, &tmp, &err);
-    pthread_mutex_lock(&q->mu);
-    if (rc) {
-        s_group_finish(g, VG_ERR_PROTO);
-    } else if (m->env.type == VG_MSG_VERDICT_BATCH && msg.body.verdict_batch.verdicts.n == g->n) {
-        s_take_verdicts(g, &msg.body.verdict_batch.verdicts);
-        s_group_finish(g, 0);
-    } else if (m->env.type == VG_MSG_NOT_OWNER) {
-        vg_counter_add(&r->m_not_owner, 1);
-        s_group_finish(g, VG_ERR_NOT_OWNER);
-    } else {
-        s_group_finish(g, m->env.type == VG_MSG_ERROR ? msg.body.error.code : VG_ERR_PROTO);
+    pthread_mutex_lock(&r->pend_mu);
+    s_group_t *g = s_pending_take_locked(r, m->env.corr);
+    if (g) { /* else a late reply of a retried or settled group */
+        s_req_t *q = g->req;
+        pthread_mutex_lock(&q->mu);
+        if (rc) {
+            s_group_finish(g, VG_ERR_PROTO);
+        } else if (m->env.type == VG_MSG_VERDICT_BATCH &&
+                   msg.body.verdict_batch.verdicts.n == g->n) {
+            if (g->status == 1) s_take_verdicts(g, &msg.body.verdict_batch.verdicts);
+            s_group_finish(g, 0);
+        } else if (m->env.type == VG_MSG_NOT_OWNER) {
+            vg_counter_add(&r->m_not_owner, 1);
+            s_group_finish(g, VG_ERR_NOT_OWNER);
+        } else {
+            s_group_finish(g, m->env.type == VG_MSG_ERROR ? msg.body.error.code : VG_ERR_PROTO);
+        }
+        pthread_mutex_unlock(&q->mu);
     }
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&r->pend_mu);
     vg_arena_fini(&tmp);
 }
 
 static void s_on_undeliverable(void *arg, const vg_transport_msg_t *m, int err)
 {
+    vg_router_t *r = arg;
     (void) err;
-    s_group_t *g = s_pending_take(arg, m->env.corr);
-    if (!g) return;
-    pthread_mutex_lock(&g->req->mu);
-    s_group_finish(g, VG_ERR_UNREACHABLE);
-    pthread_mutex_unlock(&g->req->mu);
+    pthread_mutex_lock(&r->pend_mu);
+    s_group_t *g = s_pending_take_locked(r, m->env.corr);
+    if (g) {
+        pthread_mutex_lock(&g->req->mu);
+        s_group_finish(g, VG_ERR_UNREACHABLE);
+        pthread_mutex_unlock(&g->req->mu);
+    }
+    pthread_mutex_unlock(&r->pend_mu);
 }
 
 /* ---- scoring ------------------------------------------------------------------ */

@@ -76,6 +76,17 @@ static inline int e2e_free_port(void)
     return port;
 }
 
+/* A cluster listen port p for vigil-node: p and p + 1000 (its default
+ * raft port) both free. */
+static inline int e2e_free_listen_port(void)
+{
+    for (int i = 0; i < 200; i++) {
+        int p = e2e_free_port();
+        if (p < 64000 && e2e_port_free(p + 1000)) return p;
+    }
+    abort();
+}
+
 static size_t e2e_write_cb(char *p, size_t s, size_t n, void *arg)
 {
     e2e_resp_t *r = arg;

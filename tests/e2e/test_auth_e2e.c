@@ -210,8 +210,7 @@ static int s_setup(void **state)
     snprintf(alerts, sizeof alerts, "%s", p);
     setenv("VIGIL_ADMIN_PASSWORD", ADMIN_PW, 1);
     setenv("VIGIL_JWT_SECRET", SECRET, 1);
-    int raft_port = e2e_free_port();
-    while (raft_port >= 64000) raft_port = e2e_free_port();
+    int raft_port = e2e_free_listen_port();
     char dash[400];
     char *listen = s_listen;
     snprintf(s_listen, sizeof s_listen, "127.0.0.1:%d", raft_port);

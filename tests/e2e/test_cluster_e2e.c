@@ -36,10 +36,7 @@ static vg_transport_t *s_tr;
 
 static int s_free_pair(void)
 {
-    for (;;) { /* a port p free with p + 1000 free too */
-        int p = e2e_free_port();
-        if (p < 64000) return p;
-    }
+    return e2e_free_listen_port(); /* a port p free with p + 1000 free too */
 }
 
 static void s_start_node(int i, bool join)

@@ -173,8 +173,7 @@ static int s_setup(void **state)
     vt_kafka_topic(&s_k, "anomalies", 2);
     vt_kafka_topic(&s_k, "tx2", 2);
     vt_kafka_topic(&s_k, "dlq2", 1);
-    do s_listen = e2e_free_port();
-    while (s_listen >= 64000); /* raft takes listen + 1000 */
+    s_listen = e2e_free_listen_port(); /* raft takes listen + 1000 */
     s_start_node();
     if (!s_ready(&s_node, 20)) return -1;
     s_start_gateway();

@@ -187,8 +187,7 @@ static void test_gateway_reads_shared_store(void **state)
     char node_bin[400], gw_bin[400], listen[64], data[300], http[64], log[300], glog[300];
     snprintf(node_bin, sizeof node_bin, "%s/bin/vigil-node", b);
     snprintf(gw_bin, sizeof gw_bin, "%s/bin/vigil-gateway", b);
-    int port = e2e_free_port();
-    while (port >= 64000) port = e2e_free_port(); /* raft takes port + 1000 */
+    int port = e2e_free_listen_port(); /* raft takes port + 1000 */
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     snprintf(data, sizeof data, "%s/node2", s_dir);
     snprintf(log, sizeof log, "%s/node2.log", s_dir);
