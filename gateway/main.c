@@ -227,13 +227,6 @@ static int s_score(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
     return vg_router_score(((s_gw_t *) ctx)->router, txs, n, out, arena);
 }
 
-/* The Kafka bridge's batches: routed asynchronously, so they overlap. */
-static int s_submit(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena,
-                    vg_kafka_done_fn *done, void *arg)
-{
-    return vg_router_submit(((s_gw_t *) ctx)->router, txs, n, out, arena, done, arg);
-}
-
 static int s_query(void *ctx, const vg_anomaly_query_t *q, vg_anomaly_fn *fn, void *arg, char *next,
                    size_t cap)
 {
@@ -358,7 +351,9 @@ int main(int argc, char **argv)
                            .cors_origins = cfg.cors_origins,
                            .dashboard_dir = dash[0] ? dash : NULL};
     cfg.kafka.score = s_score;
-    cfg.kafka.submit = s_submit;
+    /* one batch at a time through vg_router_score: vg_router_submit (batches
+     * overlapping) broke exactly-once in test_kafka_e2e under CI load (an
+     * anomaly without a verdict after kill -9), cause not found yet */
     cfg.kafka.score_ctx = &gw;
     bool kafka = cfg.kafka.topics && *cfg.kafka.topics;
     vg_api_t *api = NULL;

@@ -41,7 +41,8 @@ int vg_router_score(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t
  * up on (after the same retries as vg_router_score; out as there). txs,
  * out and arena must stay valid until then. Returns nonzero only when
  * nothing was started (done is not called then): VG_ERR_UNREACHABLE (no
- * shard map), VG_ERR_CLOSED (destroying). */
+ * shard map), VG_ERR_CLOSED (destroying). Used by bench_kafka --cluster;
+ * the Kafka bridges do not use it yet (see gateway/main.c). */
 typedef void(vg_router_done_fn)(void *arg, int rc);
 int vg_router_submit(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out,
                      vg_arena_t *arena, vg_router_done_fn *done, void *arg);

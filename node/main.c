@@ -305,14 +305,12 @@ static void s_kafka_sink_stop(s_node_t *node)
     vg_kafka_sink_destroy(&node->ksink);
 }
 
-/* The bridge's batches asynchronously (through the router in cluster
- * mode, else the engine), so they overlap. */
+/* Single node: the engine asynchronously, so the bridge's batches overlap
+ * (in cluster mode one at a time through the router: see gateway/main.c). */
 static int s_submit(void *ctx, const vg_tx_t *txs, uint32_t n, vg_verdict_t *out, vg_arena_t *arena,
                     vg_kafka_done_fn *done, void *arg)
 {
-    s_node_t *node = ctx;
-    if (node->router) return vg_router_submit(node->router, txs, n, out, arena, done, arg);
-    return vg_engine_submit(node->engine, txs, n, out, arena, done, arg);
+    return vg_engine_submit(((s_node_t *) ctx)->engine, txs, n, out, arena, done, arg);
 }
 
 /* With --gateway --kafka-topics: the consumer bridge, scoring like HTTP. */
@@ -327,7 +325,7 @@ static int s_kafka_bridge_start(const vg_node_config_t *cfg, s_node_t *node)
                                    .tx_topic = cfg->kafka_tx_topic,
                                    .options = cfg->kafka_options,
                                    .score = s_score,
-                                   .submit = s_submit,
+                                   .submit = node->router ? NULL : s_submit,
                                    .score_ctx = node};
     vg_kafka_bridge_t *b = NULL;
     if (vg_kafka_bridge_start(&bc, &b, err, sizeof err)) {

@@ -12,7 +12,7 @@
  *               [--sync-score: one batch at a time, as through the router]
  *               [--cluster: the node a vigil-node process in cluster mode,
  *                reached through the router (vg_router_submit; with
- *                --sync-score vg_router_score), as a vigil-gateway does]
+ *                --sync-score vg_router_score, as vigil-gateway scores)]
  * Prints "BENCH kafka_ingest_tx_per_s <value> tx/s" (with --cluster
  * "kafka_gateway_ingest_tx_per_s"). */
 #include "vt_kafka.h"
