@@ -271,6 +271,7 @@ static inline int vt_kafka_read(const vt_kafka_t *k, const char *topic, vt_recs_
     int64_t want = 0, got = 0;
     int np = md->topics[0].partition_cnt;
     int64_t *hi = calloc((size_t) np + 1, sizeof *hi);
+    int64_t *next = calloc((size_t) np + 1, sizeof *next); /* per partition */
     for (int p = 0; p < np; p++) {
         int64_t lo;
         if (rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi[p], 5000)) hi[p] = 0;
@@ -283,13 +284,21 @@ static inline int vt_kafka_read(const vt_kafka_t *k, const char *topic, vt_recs_
     while (got < want && time(NULL) < end) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) continue;
-        if (!m->err && m->offset < hi[m->partition]) {
+        /* a record delivered again (the client refetched after a slow or
+         * failed fetch under load) is taken once: offsets are contiguous */
+        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < hi[m->partition] &&
+            m->offset >= next[m->partition]) {
+            next[m->partition] = m->offset + 1;
             vt_recs_add(out, m);
             got++;
+        } else if (!m->err && m->partition >= 0 && m->partition < np &&
+                   m->offset < next[m->partition]) {
+            fprintf(stderr, "vt_kafka_read %s: %d/%lld delivered again, skipped\n", topic,
+                    (int) m->partition, (long long) m->offset);
         }
         rd_kafka_message_destroy(m);
     }
-    free(hi);
+    free(hi), free(next);
     rc = got >= want ? 0 : -1;
 done:
     if (md) rd_kafka_metadata_destroy(md);
