@@ -11,6 +11,7 @@
 #include "vg_log.h"
 #include "vg_mem.h"
 #include "vg_time.h"
+#include "vg_tx.h"
 
 #include <sodium.h>
 #include <stdatomic.h>
@@ -887,12 +888,30 @@ bool vg__api_models_admin(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
 
 /* ---- /v1/alerts ------------------------------------------------------------------------ */
 
+/* Every node keeps its own alerts (each alerts on its own anomalies), so
+ * a page of GET /v1/alerts merges one page per node, newest first. Its
+ * next_cursor is "m1." + base64url({"c": {"<node>": position}, "b": ms}):
+ * per node the cursor after the last alert the page took from it ("" when
+ * none yet: from the top, "-" when that node has no more), and in "b" the
+ * creation time bounding the nodes still at their top. A node that did
+ * not answer keeps its position; one that appears later starts from its
+ * top below "b". */
+#define S_ALERT_NODES 256
+#define S_ACURSOR_PFX "m1."
+#define S_ACURSOR_MAX 16384
+
 typedef struct {
-    json_t *items;    /* merged alerts */
-    json_t *nodes;    /* per node: {"node", "channels"} (channels) */
-    json_t *one;      /* get / retry: the first answer with code 0 */
-    const char *next; /* the only node's cursor */
-    char next_buf[128];
+    uint32_t node;
+    json_t *items; /* its page, newest first */
+    json_t *next;  /* its next_cursor (string or NULL) */
+    size_t taken;
+} s_apage_t;
+
+typedef struct {
+    s_apage_t pages[S_ALERT_NODES];
+    size_t n_pages;
+    json_t *nodes; /* per node: {"node", "channels"} (channels) */
+    json_t *one;   /* get / retry: the first answer with code 0 */
     int answered, refused, last_code;
     char last_error[300];
 } s_alerts_ctx_t;
@@ -908,11 +927,13 @@ static int s_alerts_each(void *arg, uint32_t node, int code, const char *json, s
                  s_jstr(o, "error") ? s_jstr(o, "error") : vg_strerror(code));
     } else {
         x->answered++;
-        json_t *arr = json_object_get(o, "alerts"), *e;
-        size_t i;
-        json_array_foreach(arr, i, e) json_array_append(x->items, e);
-        const char *nc = s_jstr(o, "next_cursor");
-        snprintf(x->next_buf, sizeof x->next_buf, "%s", nc ? nc : "");
+        if (x->n_pages < S_ALERT_NODES) {
+            json_t *items = json_object_get(o, "alerts"), *next = json_object_get(o, "next_cursor");
+            x->pages[x->n_pages++] =
+                (s_apage_t){.node = node,
+                            .items = json_is_array(items) ? json_incref(items) : json_array(),
+                            .next = json_is_string(next) ? json_incref(next) : NULL};
+        }
         if (!x->one) x->one = json_incref(o);
         json_t *n = json_object();
         json_object_set_new(n, "node", json_integer(node));
@@ -924,18 +945,113 @@ static int s_alerts_each(void *arg, uint32_t node, int code, const char *json, s
     return 0;
 }
 
-static int s_created_desc(const void *a, const void *b)
-{
-    const char *x = s_jstr(*(json_t *const *) a, "created"),
-               *y = s_jstr(*(json_t *const *) b, "created");
-    return -strcmp(x ? x : "", y ? y : "");
-}
-
 static void s_alerts_send(vg_http_conn_t *c, vg__api_thread_t *t, json_t *o, int status)
 {
     char *text = json_dumps(o, JSON_COMPACT);
     vg__api_send(c, t, status, "application/json", text, strlen(text), NULL);
     free(text);
+}
+
+/* The merged cursor's {"c": {...}, "b": ms}, or NULL when text is not one
+ * this API returned. */
+static json_t *s_acursor_decode(const char *text)
+{
+    size_t n = strlen(text), pfx = strlen(S_ACURSOR_PFX), len = 0;
+    if (n <= pfx || strncmp(text, S_ACURSOR_PFX, pfx) != 0) return NULL;
+    unsigned char *raw = vg_malloc(n);
+    json_t *o = NULL;
+    if (sodium_base642bin(raw, n, text + pfx, n - pfx, NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0)
+        o = json_loadb((const char *) raw, len, JSON_REJECT_DUPLICATES, NULL);
+    vg_free(raw);
+    json_t *c = json_object_get(o, "c"), *v;
+    const char *k;
+    bool ok = json_is_object(c) && json_is_integer(json_object_get(o, "b"));
+    json_object_foreach(c, k, v) ok = ok && json_is_string(v);
+    if (!ok) json_decref(o), o = NULL;
+    return o;
+}
+
+static char *s_acursor_encode(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t n = strlen(text), pfx = strlen(S_ACURSOR_PFX);
+    size_t cap = pfx + sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *out = vg_malloc(cap);
+    memcpy(out, S_ACURSOR_PFX, pfx);
+    sodium_bin2base64(out + pfx, cap - pfx, (const unsigned char *) text, n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    free(text);
+    return out;
+}
+
+/* True if alert x sorts before (is newer than) y: creation time, then id. */
+static bool s_alert_newer(json_t *x, json_t *y)
+{
+    const char *a = s_jstr(x, "created"), *b = s_jstr(y, "created");
+    int c = strcmp(a ? a : "", b ? b : "");
+    if (c) return c > 0;
+    const char *i = s_jstr(x, "id"), *j = s_jstr(y, "id");
+    return strcmp(i ? i : "", j ? j : "") > 0;
+}
+
+/* The merged page: up to limit alerts newest first, taken from the heads
+ * of the nodes' pages (so what a node gave is taken as a prefix), and the
+ * next_cursor (NULL: nothing more anywhere). in: the request's cursor or
+ * NULL. */
+static json_t *s_alerts_merge(s_alerts_ctx_t *x, json_t *in, long limit, char **next)
+{
+    json_t *out = json_array(), *last = NULL;
+    while ((long) json_array_size(out) < limit) {
+        s_apage_t *best = NULL;
+        for (size_t i = 0; i < x->n_pages; i++) {
+            s_apage_t *p = &x->pages[i];
+            if (p->taken == json_array_size(p->items)) continue;
+            if (!best || s_alert_newer(json_array_get(p->items, p->taken),
+                                       json_array_get(best->items, best->taken)))
+                best = p;
+        }
+        if (!best) break;
+        last = json_array_get(best->items, best->taken++);
+        json_array_append(out, last);
+    }
+    json_t *cur = json_object(), *pos = json_object_get(in, "c");
+    if (pos) json_object_update(cur, pos); /* nodes that did not answer keep theirs */
+    int64_t before = in ? json_integer_value(json_object_get(in, "b")) : INT64_MAX;
+    const char *created = last ? s_jstr(last, "created") : NULL;
+    int64_t ms;
+    if (created && vg_ts_parse_rfc3339(created, strlen(created), &ms) == 0)
+        before = ms + 1; /* the nodes at their top: what was not shown, ties included */
+    for (size_t i = 0; i < x->n_pages; i++) {
+        s_apage_t *p = &x->pages[i];
+        char key[16];
+        snprintf(key, sizeof key, "%u", p->node);
+        size_t n = json_array_size(p->items);
+        json_t *v;
+        if (p->taken == n) /* all of its page shown: on from its own next_cursor */
+            v = p->next ? json_incref(p->next) : json_string("-");
+        else if (p->taken) /* on after the last one shown */
+            v = json_incref(json_object_get(json_array_get(p->items, p->taken - 1), "cursor"));
+        else /* none shown: where it was */
+            v = json_object_get(cur, key) ? json_incref(json_object_get(cur, key))
+                                          : json_string("");
+        if (!json_is_string(v)) json_decref(v), v = json_string(""); /* an old node: from the top */
+        json_object_set_new(cur, key, v);
+    }
+    bool more = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(cur, k, v) more = more || strcmp(json_string_value(v), "-") != 0;
+    *next = NULL;
+    if (more) {
+        json_t *o = json_pack("{s:O,s:I}", "c", cur, "b", (json_int_t) before);
+        *next = s_acursor_encode(o);
+        json_decref(o);
+    }
+    json_decref(cur);
+    size_t i;
+    json_array_foreach(out, i, v) json_object_del(v, "cursor"); /* internal */
+    return out;
 }
 
 void vg__api_alerts(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
@@ -945,20 +1061,36 @@ void vg__api_alerts(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
         return;
     }
     const char *rest = s_rest(c, "/v1/alerts");
-    s_alerts_ctx_t x = {.items = json_array(), .nodes = json_array()};
-    json_t *arg = json_object();
+    s_alerts_ctx_t *x = vg_calloc(1, sizeof *x);
+    x->nodes = json_array();
+    json_t *arg = json_object(), *in = NULL;
     const char *cmd;
     char id[96] = "";
     bool retry = false;
     if (!*rest) {
         if (!vg__api_method(c, t, "GET")) goto out;
-        static const char *const keys[] = {"status", "channel", "user_id", "since",
-                                           "until",  "limit",   "cursor"};
+        static const char *const keys[] = {"status", "channel", "user_id",
+                                           "since",  "until",   "limit"};
         for (size_t i = 0; i < VG_ARRAY_LEN(keys); i++) {
             char v[200];
             if (vg_http_param(c, keys[i], v, sizeof v) >= 0)
                 json_object_set_new(arg, keys[i], json_string(v));
         }
+        char *cursor = vg_malloc(S_ACURSOR_MAX);
+        int cn = vg_http_param(c, "cursor", cursor, S_ACURSOR_MAX);
+        if (cn > 0 || cn == -2) { /* empty: the first page */
+            in = cn > 0 ? s_acursor_decode(cursor) : NULL;
+            if (!in) {
+                vg_free(cursor);
+                vg__api_error(c, t, VG_ERR_INVALID, "cursor",
+                              "not a cursor of this API (pass next_cursor back as it is)");
+                goto out;
+            }
+            json_object_set(arg, "cursors", json_object_get(in, "c"));
+            json_object_set(arg, "before", json_object_get(in, "b"));
+        }
+        vg_free(cursor);
+        json_object_set_new(arg, "merge", json_true());
         cmd = "alerts.list";
     } else if (strcmp(rest, "channels") == 0) {
         if (!vg__api_method(c, t, "GET")) goto out;
@@ -972,45 +1104,40 @@ void vg__api_alerts(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *t)
         cmd = retry ? "alerts.retry" : "alerts.get";
     }
     char *a = json_dumps(arg, JSON_COMPACT);
-    int rc = api->be.admin_all(api->be.ctx, cmd, a, s_alerts_each, &x);
+    int rc = api->be.admin_all(api->be.ctx, cmd, a, s_alerts_each, x);
     free(a);
     if (rc) {
         vg__api_error(c, t, rc == VG_ERR_TIMEOUT ? VG_ERR_UNREACHABLE : rc, NULL, "alerts: %s",
                       vg_strerror(rc));
-    } else if (!x.answered) { /* every node refused: the same reason, usually */
-        int code = x.last_code == VG_ERR_INVALID || x.last_code == VG_ERR_PARSE ? VG_ERR_INVALID
-                                                                                : x.last_code;
+    } else if (!x->answered) { /* every node refused: the same reason, usually */
+        int code = x->last_code == VG_ERR_INVALID || x->last_code == VG_ERR_PARSE ? VG_ERR_INVALID
+                                                                                  : x->last_code;
         vg__api_error(c, t, code ? code : VG_ERR_NOT_FOUND, NULL, "%s",
-                      x.last_error[0] ? x.last_error : "no answer");
+                      x->last_error[0] ? x->last_error : "no answer");
     } else if (!strcmp(cmd, "alerts.list")) {
-        size_t n = json_array_size(x.items);
-        json_t **v = vg_malloc((n ? n : 1) * sizeof *v);
-        for (size_t i = 0; i < n; i++) v[i] = json_array_get(x.items, i);
-        qsort(v, n, sizeof *v, s_created_desc);
         const char *ls = s_jstr(arg, "limit");
-        json_int_t limit = ls ? atoi(ls) : 50;
-        if (limit < 1) limit = 50;
-        json_t *out = json_object(), *arr = json_array();
-        for (size_t i = 0; i < n && (json_int_t) i < limit; i++) json_array_append(arr, v[i]);
-        json_object_set_new(out, "alerts", arr);
-        /* one node: its cursor pages on; several: newest first across them, page by `until` */
-        json_object_set_new(out, "next_cursor",
-                            x.answered == 1 && x.next_buf[0] ? json_string(x.next_buf)
-                                                             : json_null());
-        json_object_set_new(out, "nodes", json_integer(x.answered));
-        vg_free(v);
+        long limit = ls ? atol(ls) : 50;
+        char *next = NULL;
+        json_t *out = json_object();
+        json_object_set_new(out, "alerts", s_alerts_merge(x, in, limit < 1 ? 50 : limit, &next));
+        json_object_set_new(out, "next_cursor", next ? json_string(next) : json_null());
+        json_object_set_new(out, "nodes", json_integer(x->answered));
+        vg_free(next);
         s_alerts_send(c, t, out, 200);
         json_decref(out);
     } else if (!strcmp(cmd, "alerts.channels")) {
-        json_t *out = json_pack("{s:O}", "nodes", x.nodes);
+        json_t *out = json_pack("{s:O}", "nodes", x->nodes);
         s_alerts_send(c, t, out, 200);
         json_decref(out);
     } else {
-        s_alerts_send(c, t, x.one, 200);
+        s_alerts_send(c, t, x->one, 200);
     }
 out:
     json_decref(arg);
-    json_decref(x.items);
-    json_decref(x.nodes);
-    json_decref(x.one);
+    json_decref(in);
+    for (size_t i = 0; i < x->n_pages; i++)
+        json_decref(x->pages[i].items), json_decref(x->pages[i].next);
+    json_decref(x->nodes);
+    json_decref(x->one);
+    vg_free(x);
 }

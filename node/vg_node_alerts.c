@@ -43,7 +43,37 @@ bool vg_node_alerts_admin(vg_alert_t *a, vg_str_t cmd, vg_str_t arg, vg_jw_t *w,
             if (!rc && json_is_string(v))
                 rc = vg_alert_query_set(&q, key, json_string_value(v), &perr);
         }
-        if (!rc) rc = vg_alert_list(a, &q, w);
+        /* a gateway merging every node's pages: "merge": true asks for each
+         * alert's own cursor; "cursors" {"<node id>": cursor | "" | "-"}
+         * holds each node's position ("" from the top, "-" done) and
+         * "before" the creation time (ms) of the last alert the merged
+         * page showed, which bounds a node starting from the top */
+        q.item_cursors = json_is_true(json_object_get(o, "merge"));
+        json_t *cursors = json_object_get(o, "cursors");
+        bool done = false;
+        if (!rc && json_is_object(cursors)) {
+            char self[16];
+            snprintf(self, sizeof self, "%u", vg_alert_node_id(a));
+            const char *mine = json_string_value(json_object_get(cursors, self));
+            json_t *before = json_object_get(o, "before");
+            if (mine && !strcmp(mine, "-")) {
+                done = true;
+            } else if (mine && *mine) {
+                rc = vg_alert_query_set(&q, "cursor", mine, &perr);
+            } else if (json_is_integer(before) && json_integer_value(before) < q.until_ms) {
+                q.until_ms = json_integer_value(before);
+            }
+        }
+        if (!rc && done) {
+            vg_jw_obj_begin(w);
+            vg_jw_key(w, "alerts");
+            vg_jw_arr_begin(w);
+            vg_jw_arr_end(w);
+            vg_jw_kcstr(w, "next_cursor", NULL);
+            vg_jw_obj_end(w);
+        } else if (!rc) {
+            rc = vg_alert_list(a, &q, w);
+        }
         if (rc)
             s_refuse(w, code, rc,
                      perr.code ? vg_perr_str(&perr, msg, sizeof msg) : vg_strerror(rc));

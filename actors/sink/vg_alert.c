@@ -447,7 +447,9 @@ static int s_list_visit(void *arg, vg_str_t key, vg_str_t val)
         free(an);
         if (!ok) return 0;
     }
-    vg__alert_json(l->out, l->a, &al, false);
+    char cur[VG_ALERT_CURSOR_MAX + 1];
+    if (q->item_cursors) s_cursor_encode(l->a, seq, cur); /* goes on below seq */
+    vg__alert_json(l->out, l->a, &al, false, q->item_cursors ? cur : NULL);
     l->emitted++;
     return 0;
 }
@@ -483,6 +485,11 @@ int vg_alert_list(vg_alert_t *a, const vg_alert_query_t *q, vg_jw_t *out)
     return rc < 0 ? VG_ERR_STORAGE : 0;
 }
 
+uint32_t vg_alert_node_id(const vg_alert_t *a)
+{
+    return a->node_id;
+}
+
 int vg_alert_get(vg_alert_t *a, vg_str_t id, vg_jw_t *out)
 {
     uint32_t node;
@@ -492,7 +499,7 @@ int vg_alert_get(vg_alert_t *a, vg_str_t id, vg_jw_t *out)
     if (vg__adb_begin(a->db, false, &t)) return VG_ERR_STORAGE;
     vg__alert_t al;
     int rc = vg__alert_load(t, seq, &al);
-    if (!rc) vg__alert_json(out, a, &al, true);
+    if (!rc) vg__alert_json(out, a, &al, true, NULL);
     vg__adb_abort(&t);
     return rc == VG_ERR_NOT_FOUND ? rc : rc ? VG_ERR_STORAGE : 0;
 }

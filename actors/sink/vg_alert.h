@@ -116,6 +116,10 @@ typedef struct {
     int64_t until_ms; /* created before; INT64_MAX = open */
     uint32_t limit;   /* 1..VG_ALERT_LIMIT_MAX; vg_alert_query_init sets 50 */
     vg_str_t cursor;  /* ptr NULL = first page; else next_cursor of the previous page */
+    /* each listed alert also carries "cursor": the next_cursor that goes on
+     * after it (a gateway merging several nodes' pages keeps, per node, the
+     * position after the last alert it took) */
+    bool item_cursors;
 } vg_alert_query_t;
 
 void vg_alert_query_init(vg_alert_query_t *q);
@@ -137,6 +141,8 @@ int vg_alert_query_set(vg_alert_query_t *q, const char *key, const char *value, 
  * VG_ERR_INVALID (limit out of range, cursor altered or not ours: out is
  * unchanged) or VG_ERR_STORAGE. */
 int vg_alert_list(vg_alert_t *a, const vg_alert_query_t *q, vg_jw_t *out);
+/* The node id of this module's alert ids (vg_alert_config_t.node_id). */
+uint32_t vg_alert_node_id(const vg_alert_t *a);
 /* Appends the alert with this id (as in the list) plus "anomaly": the
  * anomaly that opened it, as GET /v1/anomalies/{id} shows it
  * (vg_anomaly_rec_json with details). Returns 0,

@@ -656,7 +656,8 @@ void vg__alert_render(const vg__render_t *r, const vg__item_t *items, size_t n, 
 
 static const char *const s_types[] = {"smtp", "slack", "webhook"};
 
-void vg__alert_json(vg_jw_t *w, const struct vg_alert *a, const vg__alert_t *al, bool full)
+void vg__alert_json(vg_jw_t *w, const struct vg_alert *a, const vg__alert_t *al, bool full,
+                    const char *cursor)
 {
     char id[VG_ALERT_ID_MAX + 1];
     vg__alert_id(id, a->node_id, al->seq);
@@ -699,5 +700,6 @@ void vg__alert_json(vg_jw_t *w, const struct vg_alert *a, const vg__alert_t *al,
         else
             vg_jw_null(w);
     }
+    if (cursor) vg_jw_kcstr(w, "cursor", cursor);
     vg_jw_obj_end(w);
 }

@@ -292,8 +292,10 @@ void vg__alert_render(const vg__render_t *r, const vg__item_t *items, size_t n, 
                       vg__msg_t *out);
 /* The anomaly's dashboard link into b. */
 void vg__alert_url(vg__sb_t *b, const char *dashboard_url, vg_str_t anomaly_id);
-/* The JSON of one alert (GET /v1/alerts), with the anomaly when full. */
-void vg__alert_json(vg_jw_t *w, const struct vg_alert *a, const vg__alert_t *al, bool full);
+/* The JSON of one alert (GET /v1/alerts), with the anomaly when full and
+ * "cursor" when cursor is not NULL. */
+void vg__alert_json(vg_jw_t *w, const struct vg_alert *a, const vg__alert_t *al, bool full,
+                    const char *cursor);
 
 /* ---- sending (vg_alert_curl.c) ---------------------------------------- */
 

@@ -110,7 +110,7 @@ static inline e2e_resp_t e2e_http(const e2e_node_t *n, const char *method, const
 {
     e2e_resp_t r = {0};
     CURL *c = curl_easy_init();
-    char url[512];
+    char url[20480]; /* long enough for merged cursors */
     snprintf(url, sizeof url, "%s%s", n->url, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
