@@ -32,6 +32,7 @@
 #define S_WMARK_PAUSED_MS 2000 /* asking the brokers while paused */
 #define S_DRAIN_MS        5000 /* finishing in-flight batches at a revoke */
 #define S_STOP_MS         10000
+#define S_TOPIC_CHECK_MS  3000 /* asking the brokers about an output topic at start */
 #define S_TOPIC_MAX       250
 
 /* What one consumed message makes the bridge produce (item todo bits; the
@@ -849,6 +850,40 @@ static void *s_consumer_main(void *arg)
     return NULL;
 }
 
+/* ---- output topics at start ----------------------------------------------------- */
+
+/* An output topic the cluster does not have and will not create (brokers
+ * with auto.create.topics.enable=false: the metadata request for it, which
+ * asks for auto-creation, answers UNKNOWN_TOPIC_OR_PART) would hold every
+ * partition whose output goes there, retried each second: refused at
+ * start, named. Brokers that do not answer in time: started anyway (the
+ * clients wait for them). */
+static int s_check_topics(rd_kafka_t *rk, const char *const *pairs, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+    for (const char *const *p = pairs; !rc && p[0]; p += 2) { /* setting, topic */
+        const char *topic = p[1];
+        rd_kafka_topic_t *t = topic && *topic ? rd_kafka_topic_new(rk, topic, NULL) : NULL;
+        if (!t) continue; /* none, or an invalid name: the first produce says so */
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, S_TOPIC_CHECK_MS);
+        if (err) {
+            vg_warn(S_MOD, "cannot check the output topics now (%s): starting anyway",
+                    rd_kafka_err2str(err));
+        } else if (md->topic_cnt == 1 &&
+                   md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            rc = vg_errf(errbuf, errlen, VG_ERR_INVALID,
+                         "kafka: %s: no topic '%s' on the cluster, and the brokers do not create "
+                         "it (create it, or allow topic auto-creation)",
+                         p[0], topic);
+        }
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(t);
+        if (err) break; /* the brokers do not answer: no use asking again */
+    }
+    return rc;
+}
+
 /* ---- bridge lifecycle ---------------------------------------------------------- */
 
 /* The clients' settings, as key, value pairs. */
@@ -979,6 +1014,14 @@ int vg_kafka_bridge_start(const vg_kafka_bridge_config_t *cfg, vg_kafka_bridge_t
         return vg_errf(errbuf, errlen, VG_ERR_INVALID, "kafka: brokers and topics are required");
     vg_kafka_bridge_t *b = s_bridge_new(cfg);
     int rc = (b->producer = s_bridge_producer(b, errbuf, errlen)) ? 0 : VG_ERR_INVALID;
+    const char *const outputs[] = {"--kafka-dlq-topic",
+                                   b->dlq,
+                                   "--kafka-verdicts-topic",
+                                   b->verdicts,
+                                   "--kafka-tx-topic",
+                                   b->txt,
+                                   NULL};
+    if (!rc) rc = s_check_topics(b->producer, outputs, errbuf, errlen);
     if (!rc) rc = (b->consumer = s_bridge_consumer(b, errbuf, errlen)) ? 0 : VG_ERR_INVALID;
     if (!rc) rd_kafka_poll_set_consumer(b->consumer);
     if (!rc) rc = s_subscribe(b, errbuf, errlen);
@@ -1109,9 +1152,11 @@ int vg_kafka_sink_new(const vg_kafka_sink_config_t *cfg, vg_kafka_sink_t **out, 
     rd_kafka_conf_set_dr_msg_cb(conf, s_sink_dr_cb);
     s->rk = s_client(RD_KAFKA_PRODUCER, conf, cfg->brokers, defaults, cfg->options, forced, errbuf,
                      errlen);
-    if (!s->rk) {
+    const char *const outputs[] = {"--kafka-anomalies-topic", s->topic, NULL};
+    int rc = s->rk ? s_check_topics(s->rk, outputs, errbuf, errlen) : VG_ERR_INVALID;
+    if (rc) {
         vg_kafka_sink_destroy(&s);
-        return VG_ERR_INVALID;
+        return rc;
     }
     vg_info(S_MOD, "anomalies go to topic %s at %s", s->topic, cfg->brokers);
     *out = s;

@@ -436,12 +436,61 @@ static void test_sink(void **state)
     for (int i = 0; i < 3; i++) vg_mpw_fini(&w[i]);
 }
 
+/* An output topic the brokers do not have and will not create is refused
+ * at start, named: the mock broker answers for the topic as a broker with
+ * auto.create.topics.enable=false answers for a missing one
+ * (UNKNOWN_TOPIC_OR_PART). Once it is there, the same configuration starts. */
+static void s_topic_missing(t_fix_t *f, const char *topic, bool missing)
+{
+    if (missing) vt_kafka_topic(&f->k, topic, 1);
+    rd_kafka_mock_topic_set_error(f->k.mc, topic,
+                                  missing ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                                          : RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void test_missing_output_topics(void **state)
+{
+    t_fix_t *f = *state;
+    vt_kafka_topic(&f->k, "in", 2);
+    s_topic_missing(f, "lost-dlq", true);
+    s_topic_missing(f, "lost-verdicts", true);
+    t_gate_t gate = {.engine = f->engine};
+    vg_kafka_bridge_config_t bc = {.brokers = f->k.bootstraps,
+                                   .topics = "in",
+                                   .group = "g-missing",
+                                   .dlq_topic = "lost-dlq",
+                                   .verdicts_topic = "lost-verdicts",
+                                   .score = s_gated_score,
+                                   .score_ctx = &gate};
+    vg_kafka_bridge_t *b = NULL;
+    char err[256] = "";
+    assert_int_equal(vg_kafka_bridge_start(&bc, &b, err, sizeof err), VG_ERR_INVALID);
+    assert_null(b);
+    assert_non_null(strstr(err, "--kafka-dlq-topic: no topic 'lost-dlq'"));
+    s_topic_missing(f, "lost-dlq", false);
+    assert_int_equal(vg_kafka_bridge_start(&bc, &b, err, sizeof err), VG_ERR_INVALID);
+    assert_non_null(strstr(err, "--kafka-verdicts-topic: no topic 'lost-verdicts'"));
+    s_topic_missing(f, "lost-verdicts", false);
+    assert_int_equal(vg_kafka_bridge_start(&bc, &b, err, sizeof err), 0);
+    vg_kafka_bridge_stop(&b);
+    s_topic_missing(f, "lost-anomalies", true);
+    vg_kafka_sink_config_t kc = {.brokers = f->k.bootstraps, .topic = "lost-anomalies"};
+    vg_kafka_sink_t *s = NULL;
+    assert_int_equal(vg_kafka_sink_new(&kc, &s, err, sizeof err), VG_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(err, "--kafka-anomalies-topic: no topic 'lost-anomalies'"));
+    s_topic_missing(f, "lost-anomalies", false);
+    assert_int_equal(vg_kafka_sink_new(&kc, &s, err, sizeof err), 0);
+    vg_kafka_sink_destroy(&s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
     const struct CMUnitTest tests[] = {
         T(test_bridge),
         T(test_sink),
+        T(test_missing_output_topics),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
