@@ -97,8 +97,9 @@ static void s_auth_password(vg_api_t *api, vg_http_conn_t *c, vg__api_thread_t *
                       "username, password and new_password are required");
         return;
     }
-    if (strlen(next) < 8 || strlen(next) > 1024) {
-        vg__api_error(c, t, VG_ERR_INVALID, "new_password", "new_password: 8 to 1024 characters");
+    if (strlen(next) < VG_AUTH_PASS_MIN || strlen(next) > VG_AUTH_PASS_MAX) { /* before the login */
+        vg__api_error(c, t, VG_ERR_INVALID, "new_password", "new_password: %d to %d characters",
+                      VG_AUTH_PASS_MIN, VG_AUTH_PASS_MAX);
         return;
     }
     if (strcmp(next, pass) == 0) {

@@ -869,7 +869,8 @@ int vg_auth_login(vg_auth_t *a, const char *username, const char *password, cons
         snprintf(sub, sizeof sub, "key:%s", p.name);
         return vg_auth_issue(a, sub, p.role, 0, token, cap);
     }
-    if (!username || !password || strlen(username) > VG_AUTH_NAME_MAX || strlen(password) > 1024) {
+    if (!username || !password || strlen(username) > VG_AUTH_NAME_MAX ||
+        strlen(password) > VG_AUTH_PASS_MAX) {
         vg_counter_add(&a->m_login_fail, 1);
         return VG_ERR_AUTH;
     }
@@ -907,8 +908,8 @@ int vg_auth_user_put(vg_auth_t *a, const char *name, int role, const char *passw
         snprintf(why, cap, "name: 1..%d characters of A-Z a-z 0-9 . _ - @", VG_AUTH_NAME_MAX);
         return VG_ERR_INVALID;
     }
-    if (password && (strlen(password) < 8 || strlen(password) > 1024)) {
-        snprintf(why, cap, "password: 8 to 1024 characters");
+    if (password && (strlen(password) < VG_AUTH_PASS_MIN || strlen(password) > VG_AUTH_PASS_MAX)) {
+        snprintf(why, cap, "password: %d to %d characters", VG_AUTH_PASS_MIN, VG_AUTH_PASS_MAX);
         return VG_ERR_INVALID;
     }
     vg_auth_sync(a);

@@ -45,6 +45,8 @@ const char *vg_role_name(int role); /* "admin"...; NULL when invalid */
 int vg_role_parse(const char *s);   /* VG_ROLE_NONE when invalid */
 
 #define VG_AUTH_NAME_MAX 64
+#define VG_AUTH_PASS_MIN 8 /* a password's length, in bytes */
+#define VG_AUTH_PASS_MAX 1024
 
 typedef struct {
     int role;                        /* vg_role */

@@ -57,7 +57,7 @@ typedef struct s_areq s_areq_t;
 struct s_areq {
     s_req_t q;
     s_group_t *g;
-    uint32_t n_groups, n;
+    uint32_t n_groups;
     struct timespec deadline; /* of the first attempt */
     vg_router_done_fn *done;
     void *arg;
@@ -257,7 +257,7 @@ static void s_on_reply(void *arg, const vg_transport_msg_t *m)
             s_group_finish(g, VG_ERR_PROTO);
         } else if (m->env.type == VG_MSG_VERDICT_BATCH &&
                    msg.body.verdict_batch.verdicts.n == g->n) {
-            if (g->status == 1) s_take_verdicts(g, &msg.body.verdict_batch.verdicts);
+            s_take_verdicts(g, &msg.body.verdict_batch.verdicts); /* pending: still waiting */
             s_group_finish(g, 0);
         } else if (m->env.type == VG_MSG_NOT_OWNER) {
             vg_counter_add(&r->m_not_owner, 1);
@@ -546,7 +546,6 @@ int vg_router_submit(vg_router_t *r, const vg_tx_t *txs, uint32_t n, vg_verdict_
     a->q.out = out;
     a->q.txs = txs;
     a->q.arena = arena;
-    a->n = n;
     a->done = done;
     a->arg = arg;
     a->next = NULL;
